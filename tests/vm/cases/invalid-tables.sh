@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Every kind of invalid table line is refused with its own ti->error message
+# and leaves no device behind.
+. tests/vm/lib.sh
+load_module
+nullb_setup
+nullb_create main0 16 512
+nullb_create spare0 8 512
+M=/dev/main0
+S=/dev/spare0
+ML=$(sectors $M)
+SL=$(sectors $S)
+
+# reject LEN "ARGS" "expected ti->error"
+reject() {
+	local len=$1 args=$2 msg=$3
+	dmesg -C
+	if dmsetup create bad --table "0 $len remap $args" >/dev/null 2>&1; then
+		fail "accepted: remap $args"
+		dmsetup remove bad
+		return
+	fi
+	if ! dmesg | grep -q "remap: $msg"; then
+		fail "wrong message for '$args' (want '$msg'): $(dmesg | grep -m1 'device-mapper: table' || true)"
+	elif dmsetup info bad >/dev/null 2>&1; then
+		fail "device left behind after '$args'"
+	else
+		ok "rejected '$args': $msg"
+	fi
+	dmsetup remove bad >/dev/null 2>&1 || true
+}
+
+reject $ML "" "Invalid argument count"
+reject $ML "$M $S 0" "Invalid argument count"
+reject $ML "$M $S 0 $SL extra" "Invalid argument count"
+reject $ML "/dev/nonexistent $S 0 $SL" "Main device lookup failed"
+reject $ML "$M /dev/nonexistent 0 $SL" "Spare device lookup failed"
+reject $ML "$M $S x $SL" "Invalid spare_start"
+reject $ML "$M $S 12abc $SL" "Invalid spare_start"
+reject $ML "$M $S -1 $SL" "Invalid spare_start"
+reject $ML "$M $S 0 ''" "Invalid spare_len"
+reject $ML "$M $S 0 1e3" "Invalid spare_len"
+reject $ML "$M $S 0 99999999999999999999999" "Invalid spare_len"
+reject $ML "$M $S 0 0" "Spare length must not be zero"
+reject $ML "$M $S 18446744073709551615 8" "Spare start + length overflows"
+reject $ML "$M $S 8 $SL" "Spare range exceeds the spare device"
+reject $ML "$M $S 0 $((SL + 1))" "Spare range exceeds the spare device"
+reject $((ML + 8)) "$M $S 0 $SL" "Target length exceeds the main device"
+reject $((ML / 2)) "$M $M $((ML / 2 - 8)) 64" "Spare range overlaps the mapped main range"
+
+check "no dm devices left" test -z "$(dmsetup ls | grep -v 'No devices found' || true)"
+check "valid line still accepted" dmsetup create good --table "0 $ML remap $M $S 0 $SL"
+dmsetup remove good
+check "rmmod dm_remap" unload_module
+finish
