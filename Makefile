@@ -44,7 +44,10 @@ lint:
 	@mkdir -p build
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=2 modules 2>&1 | tee build/lint.log
 	@! grep -E 'warning:|error:' build/lint.log
-	perl $(CHECKPATCH) --strict --no-tree --terse --show-types -f $(KERNEL_LINT)
+	@fail=0; for f in $(KERNEL_LINT); do \
+		perl $(CHECKPATCH) --strict --no-tree --terse --show-types \
+			--no-summary -f $$f || fail=1; \
+	done; test $$fail = 0 && echo "checkpatch: clean"
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -1,71 +1,208 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Device-mapper glue of dm-remap: table parsing, bio mapping, status, messages.
- * Owns struct remap_c; reaches the table, worker and metadata only via their APIs.
+ * Owns struct remap_c; changes the table only through the worker's requests.
  */
 #include <linux/blkdev.h>
 #include <linux/bio.h>
 #include <linux/kernel.h>
+#include <linux/log2.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 #include "dm-remap.h"
 
-static int parse_sector(const char *arg, sector_t *out)
+static unsigned int summary_shift = 10;
+static unsigned int batch_blocks = 262144;
+
+static int param_set_ranged(const char *val, const struct kernel_param *kp,
+			    unsigned int lo, unsigned int hi)
+{
+	unsigned int v;
+	int r = kstrtouint(val, 10, &v);
+
+	if (r || v < lo || v > hi) {
+		pr_err("dm-remap: %s must be an integer in [%u, %u]\n",
+		       kp->name, lo, hi);
+		return -EINVAL;
+	}
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
+static int param_set_summary_shift(const char *val, const struct kernel_param *kp)
+{
+	return param_set_ranged(val, kp, 0, 30);
+}
+
+static int param_set_batch_blocks(const char *val, const struct kernel_param *kp)
+{
+	return param_set_ranged(val, kp, 1, 1U << 24);
+}
+
+static const struct kernel_param_ops summary_shift_ops = {
+	.set = param_set_summary_shift,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops batch_blocks_ops = {
+	.set = param_set_batch_blocks,
+	.get = param_get_uint,
+};
+
+module_param_cb(summary_shift, &summary_shift_ops, &summary_shift, 0644);
+MODULE_PARM_DESC(summary_shift,
+		 "log2 of blocks per summary bit, read at table load (0-30, default 10)");
+module_param_cb(batch_blocks, &batch_blocks_ops, &batch_blocks, 0644);
+MODULE_PARM_DESC(batch_blocks,
+		 "most blocks migrated in one worker batch (1-16777216, default 262144)");
+
+unsigned int dmr_batch_blocks(void)
+{
+	return READ_ONCE(batch_blocks);
+}
+
+static int parse_u64(const char *arg, u64 *out)
 {
 	unsigned long long v;
 
-	if (kstrtoull(arg, 10, &v) || v != (sector_t)v)
+	if (kstrtoull(arg, 10, &v))
 		return -EINVAL;
 	*out = v;
 	return 0;
 }
 
-/* Reject every table line that does not describe two usable, disjoint ranges. */
-static int remap_validate_ranges(struct dm_target *ti, struct remap_c *rc)
+static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
+			  u32 *block_size)
 {
-	sector_t main_size = bdev_nr_sectors(rc->main_dev->bdev);
-	sector_t spare_size = bdev_nr_sectors(rc->spare_dev->bdev);
-	sector_t spare_end;
+	static const struct dm_arg group = {0, 2, "Invalid number of feature arguments"};
+	unsigned int argc;
+	const char *name;
+	int r;
 
-	if (ti->len > main_size) {
+	if (!as->argc)
+		return 0;
+	r = dm_read_arg_group(&group, as, &argc, &ti->error);
+	if (r)
+		return r;
+	while (argc) {
+		name = dm_shift_arg(as);
+		argc--;
+		if (!strcasecmp(name, "block_size") && argc) {
+			argc--;
+			if (kstrtou32(dm_shift_arg(as), 10, block_size) ||
+			    *block_size < DMR_MIN_BLOCK_SIZE ||
+			    *block_size > DMR_MAX_BLOCK_SIZE ||
+			    !is_power_of_2(*block_size)) {
+				ti->error = "block_size must be a power of two from 512 to 65536";
+				return -EINVAL;
+			}
+			continue;
+		}
+		ti->error = "Unrecognised feature argument";
+		return -EINVAL;
+	}
+	if (as->argc) {
+		ti->error = "Too many arguments";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Reject every table line that does not describe two usable, disjoint ranges. */
+static int remap_validate(struct dm_target *ti, struct remap_c *rc,
+			  u32 block_size, u64 spare_start, u64 spare_len)
+{
+	struct block_device *mb = rc->main_dev->bdev, *sb = rc->spare_dev->bdev;
+	const char *why;
+	u64 spare_end;
+
+	if (ti->len > bdev_nr_sectors(mb)) {
 		ti->error = "Target length exceeds the main device";
 		return -EINVAL;
 	}
-	if (!rc->spare_len) {
+	if (!spare_len) {
 		ti->error = "Spare length must not be zero";
 		return -EINVAL;
 	}
-	if (check_add_overflow(rc->spare_start, rc->spare_len, &spare_end)) {
+	if (check_add_overflow(spare_start, spare_len, &spare_end)) {
 		ti->error = "Spare start + length overflows";
 		return -EINVAL;
 	}
-	if (spare_end > spare_size) {
+	if (spare_end > bdev_nr_sectors(sb)) {
 		ti->error = "Spare range exceeds the spare device";
 		return -EINVAL;
 	}
-	if (rc->main_dev->bdev == rc->spare_dev->bdev &&
-	    rc->spare_start < ti->len) {
+	if (mb == sb && spare_start < ti->len) {
 		ti->error = "Spare range overlaps the mapped main range";
 		return -EINVAL;
+	}
+	if (block_size < bdev_logical_block_size(mb) ||
+	    block_size < bdev_logical_block_size(sb)) {
+		ti->error = "block_size is smaller than a device's logical block size";
+		return -EINVAL;
+	}
+	if (ti->len & ((block_size >> SECTOR_SHIFT) - 1)) {
+		ti->error = "Target length is not a multiple of block_size";
+		return -EINVAL;
+	}
+	if (dmr_geometry_compute(&rc->geo, block_size, ti->len, spare_start,
+				 spare_len, &why)) {
+		ti->error = (char *)why;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int remap_init_index(struct dm_target *ti, struct remap_c *rc)
+{
+	int node = bdev_get_queue(rc->main_dev->bdev)->node;
+	int r;
+
+	r = dmr_index_init(&rc->index, rc->geo.nr_blocks, rc->geo.nr_slots,
+			   READ_ONCE(summary_shift), node);
+	if (r == -EOVERFLOW) {
+		ti->error = "Geometry too large: main blocks + spare slots exceed 62 bits";
+		return r;
+	}
+	if (r) {
+		ti->error = "Cannot allocate remap table";
+		return r;
 	}
 	return 0;
 }
 
 /*
  * remap <main_dev> <spare_dev> <spare_start> <spare_len>
+ *       [<#feature args> [block_size <bytes>]]
  */
 static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	fmode_t mode = dm_table_get_mode(ti->table);
+	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	u32 block_size = DMR_DEFAULT_BLOCK_SIZE;
+	u64 spare_start, spare_len;
 	struct remap_c *rc;
 	int r;
 
-	if (argc != 4) {
+	if (argc < 4) {
 		ti->error = "Invalid argument count";
 		return -EINVAL;
 	}
+	if (parse_u64(argv[2], &spare_start)) {
+		ti->error = "Invalid spare_start";
+		return -EINVAL;
+	}
+	if (parse_u64(argv[3], &spare_len)) {
+		ti->error = "Invalid spare_len";
+		return -EINVAL;
+	}
+	dm_consume_args(&as, 4);
+	r = parse_features(ti, &as, &block_size);
+	if (r)
+		return r;
 
 	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
 	if (!rc) {
@@ -73,17 +210,9 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	rc->ti = ti;
-
-	if (parse_sector(argv[2], &rc->spare_start)) {
-		ti->error = "Invalid spare_start";
-		r = -EINVAL;
-		goto bad;
-	}
-	if (parse_sector(argv[3], &rc->spare_len)) {
-		ti->error = "Invalid spare_len";
-		r = -EINVAL;
-		goto bad;
-	}
+	spin_lock_init(&rc->defer_lock);
+	bio_list_init(&rc->deferred);
+	mutex_init(&rc->lock);
 
 	r = dm_get_device(ti, argv[0], mode, &rc->main_dev);
 	if (r) {
@@ -95,16 +224,37 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Spare device lookup failed";
 		goto bad_main;
 	}
-
-	r = remap_validate_ranges(ti, rc);
+	r = remap_validate(ti, rc, block_size, spare_start, spare_len);
 	if (r)
 		goto bad_spare;
+	rc->block_shift = rc->geo.block_shift;
+
+	r = remap_init_index(ti, rc);
+	if (r)
+		goto bad_spare;
+	r = dmr_stats_alloc(rc);
+	if (r) {
+		ti->error = "Cannot allocate statistics";
+		goto bad_index;
+	}
+	r = dmr_worker_init(rc);
+	if (r) {
+		ti->error = "Cannot start the background worker";
+		goto bad_stats;
+	}
 
 	/* Bio 0 of a flush goes to main, bio 1 to the spare. */
 	ti->num_flush_bios = 2;
+	ti->num_discard_bios = 1;
+	ti->num_write_zeroes_bios = 1;
+	ti->per_io_data_size = sizeof(struct dmr_io);
 	ti->private = rc;
 	return 0;
 
+bad_stats:
+	dmr_stats_free(rc);
+bad_index:
+	dmr_index_destroy(&rc->index);
 bad_spare:
 	dm_put_device(ti, rc->spare_dev);
 bad_main:
@@ -118,24 +268,172 @@ static void remap_dtr(struct dm_target *ti)
 {
 	struct remap_c *rc = ti->private;
 
+	dmr_worker_exit(rc);
+	dmr_stats_free(rc);
+	dmr_index_destroy(&rc->index);
 	dm_put_device(ti, rc->spare_dev);
 	dm_put_device(ti, rc->main_dev);
 	kfree(rc);
 }
 
-static int remap_map(struct dm_target *ti, struct bio *bio)
+/*
+ * Park a bio that touches a block under migration; the worker replays it.
+ * Called under rcu_read_lock(); the bio lies within one block.
+ */
+static int dmr_defer(struct remap_c *rc, struct bio *bio, u64 block,
+		     struct dmr_io *io)
 {
-	struct remap_c *rc = ti->private;
+	unsigned long flags;
+	u64 e;
 
-	if (unlikely(op_is_flush(bio->bi_opf) && !bio_sectors(bio))) {
+	spin_lock_irqsave(&rc->defer_lock, flags);
+	/* Recheck under the lock: the worker publishes, then takes it. */
+	e = dmr_index_find_rcu(&rc->index, block);
+	if (!e || !dmr_entry_busy(e)) {
+		spin_unlock_irqrestore(&rc->defer_lock, flags);
+		return 0;
+	}
+	bio_list_add(&rc->deferred, bio);
+	this_cpu_dec(rc->inflight->n[io->gen]);
+	this_cpu_inc(rc->stats->deferred);
+	spin_unlock_irqrestore(&rc->defer_lock, flags);
+	return 1;
+}
+
+static void dmr_account(struct remap_c *rc, struct bio *bio)
+{
+	if (op_is_write(bio_op(bio))) {
+		this_cpu_inc(rc->stats->writes);
+		this_cpu_add(rc->stats->write_bytes, bio->bi_iter.bi_size);
+	} else {
+		this_cpu_inc(rc->stats->reads);
+		this_cpu_add(rc->stats->read_bytes, bio->bi_iter.bi_size);
+	}
+}
+
+/*
+ * Find where the main-device run starting at @block ends: the first block
+ * after it (within @last) that is remapped. The summary skips empty regions.
+ */
+static u64 dmr_main_run_end(const struct dmr_table *t, u64 block, u64 last)
+{
+	u64 b;
+
+	for (b = block + 1; b <= last; b++) {
+		if (!dmr_table_maybe(t, b)) {
+			/* Jump to the next summary region. */
+			b |= (1ULL << t->summary_shift) - 1;
+			continue;
+		}
+		if (dmr_table_lookup(t, b))
+			return b;
+	}
+	return last + 1;
+}
+
+int dmr_map_bio(struct remap_c *rc, struct bio *bio)
+{
+	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
+	sector_t sector = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
+	unsigned int nr = bio_sectors(bio), len;
+	const struct dmr_table *t;
+	u64 block, last, e, end;
+
+	rcu_read_lock();
+	/* Acquire pairs with the worker's release: a new gen implies busy flags. */
+	io->gen = smp_load_acquire(&rc->gen);
+	this_cpu_inc(rc->inflight->n[io->gen]);
+	t = rcu_dereference(rc->index.table);
+	if (likely(!t) || unlikely(!nr))
+		goto to_main;
+
+	block = sector >> rc->block_shift;
+	last = (sector + nr - 1) >> rc->block_shift;
+	e = dmr_table_maybe(t, block) ? dmr_table_lookup(t, block) : 0;
+	if (e) {
+		len = min_t(sector_t, nr,
+			    ((block + 1) << rc->block_shift) - sector);
+		if (len < nr) {
+			dm_accept_partial_bio(bio, len);
+			this_cpu_inc(rc->stats->splits);
+		}
+		if (unlikely(dmr_entry_busy(e)) && dmr_defer(rc, bio, block, io)) {
+			rcu_read_unlock();
+			return DM_MAPIO_SUBMITTED;
+		}
+		/* Re-read: the defer path may have seen the migration finish. */
+		e = dmr_table_lookup(rcu_dereference(rc->index.table), block);
+		if (e) {
+			bio_set_dev(bio, rc->spare_dev->bdev);
+			bio->bi_iter.bi_sector =
+				dmr_slot_sector(&rc->geo, dmr_entry_slot(&rc->index.geom, e)) +
+				(sector & ((1U << rc->block_shift) - 1));
+			this_cpu_inc(rc->stats->spare_ios);
+			rcu_read_unlock();
+			dmr_account(rc, bio);
+			return DM_MAPIO_REMAPPED;
+		}
+		goto to_main;
+	}
+	if (last > block) {
+		end = dmr_main_run_end(t, block, last);
+		if (end <= last) {
+			len = (end << rc->block_shift) - sector;
+			dm_accept_partial_bio(bio, len);
+			this_cpu_inc(rc->stats->splits);
+		}
+	}
+
+to_main:
+	rcu_read_unlock();
+	if (unlikely(!nr)) {
+		/* Empty flush: one clone per device. */
 		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ?
 			    rc->spare_dev->bdev : rc->main_dev->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
-
 	bio_set_dev(bio, rc->main_dev->bdev);
-	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	bio->bi_iter.bi_sector = sector;
+	dmr_account(rc, bio);
 	return DM_MAPIO_REMAPPED;
+}
+
+static int remap_map(struct dm_target *ti, struct bio *bio)
+{
+	return dmr_map_bio(ti->private, bio);
+}
+
+static int remap_end_io(struct dm_target *ti, struct bio *bio,
+			blk_status_t *error)
+{
+	struct remap_c *rc = ti->private;
+	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
+
+	this_cpu_dec(rc->inflight->n[io->gen]);
+	if (unlikely(*error)) {
+		if (op_is_write(bio_op(bio)))
+			this_cpu_inc(rc->stats->write_errors);
+		else
+			this_cpu_inc(rc->stats->read_errors);
+	}
+	return DM_ENDIO_DONE;
+}
+
+static void remap_postsuspend(struct dm_target *ti)
+{
+	dmr_worker_flush(ti->private);
+}
+
+static void emit_table_line(struct remap_c *rc, char *result, unsigned int maxlen,
+			    unsigned int *szp)
+{
+	unsigned int sz = *szp;
+
+	DMEMIT("%s %s %llu %llu", rc->main_dev->name, rc->spare_dev->name,
+	       rc->geo.spare_start, rc->geo.spare_len);
+	if (rc->geo.block_size != DMR_DEFAULT_BLOCK_SIZE)
+		DMEMIT(" 2 block_size %u", rc->geo.block_size);
+	*szp = sz;
 }
 
 static void remap_status(struct dm_target *ti, status_type_t type,
@@ -143,46 +441,241 @@ static void remap_status(struct dm_target *ti, status_type_t type,
 			 unsigned int maxlen)
 {
 	struct remap_c *rc = ti->private;
+	struct dmr_work_stats ws;
+	struct dmr_stats s;
 	unsigned int sz = 0;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		DMEMIT("%u.%u.%u", ti->type->version[0], ti->type->version[1],
-		       ti->type->version[2]);
+		dmr_stats_sum(rc, &s);
+		mutex_lock(&rc->lock);
+		ws = rc->wstats;
+		mutex_unlock(&rc->lock);
+		DMEMIT("%u.%u.%u spare=%llu/%llu remaps=%llu migrating=%llu",
+		       ti->type->version[0], ti->type->version[1],
+		       ti->type->version[2], rc->slots_used, rc->geo.nr_slots,
+		       dmr_index_live(&rc->index), ws.migrating);
+		DMEMIT(" manual_remaps=%llu unremaps=%llu copy_errors=%llu",
+		       ws.manual_remaps, ws.unremaps, ws.copy_errors);
+		DMEMIT(" reads=%llu writes=%llu read_bytes=%llu write_bytes=%llu",
+		       s.reads, s.writes, s.read_bytes, s.write_bytes);
+		DMEMIT(" spare_ios=%llu splits=%llu deferred=%llu",
+		       s.spare_ios, s.splits, s.deferred);
+		DMEMIT(" errors=W%llu:R%llu block_size=%u", s.write_errors,
+		       s.read_errors, rc->geo.block_size);
 		break;
 	case STATUSTYPE_TABLE:
-		DMEMIT("%s %s %llu %llu", rc->main_dev->name, rc->spare_dev->name,
-		       (unsigned long long)rc->spare_start,
-		       (unsigned long long)rc->spare_len);
+		emit_table_line(rc, result, maxlen, &sz);
 		break;
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
-		DMEMIT(",main_device=%s,spare_device=%s,spare_start=%llu,spare_len=%llu;",
-		       rc->main_dev->name, rc->spare_dev->name,
-		       (unsigned long long)rc->spare_start,
-		       (unsigned long long)rc->spare_len);
+		DMEMIT(",main_device=%s,spare_device=%s", rc->main_dev->name,
+		       rc->spare_dev->name);
+		DMEMIT(",spare_start=%llu,spare_len=%llu,block_size=%u;",
+		       rc->geo.spare_start, rc->geo.spare_len,
+		       rc->geo.block_size);
 		break;
 	}
 }
 
+/* Parse "<sector> [<count>]" into a block range inside the target. */
+static int parse_range(struct remap_c *rc, unsigned int argc, char **argv,
+		       u64 *first, u64 *count)
+{
+	u64 sector, nr = 1, end;
+
+	if (argc < 1 || argc > 2) {
+		DMERR("%s: expected <sector> [<count>]", argv[-1]);
+		return -EINVAL;
+	}
+	if (parse_u64(argv[0], &sector) || (argc == 2 && parse_u64(argv[1], &nr))) {
+		DMERR("%s: sector and count must be decimal numbers", argv[-1]);
+		return -EINVAL;
+	}
+	if (!nr) {
+		DMERR("%s: count must be at least 1", argv[-1]);
+		return -EINVAL;
+	}
+	if (check_add_overflow(sector, nr, &end) || end > rc->ti->len) {
+		DMERR("%s: sectors %llu+%llu run past the device end (%llu)",
+		      argv[-1], sector, nr, (u64)rc->ti->len);
+		return -EINVAL;
+	}
+	*first = sector >> rc->block_shift;
+	*count = ((end - 1) >> rc->block_shift) - *first + 1;
+	return 0;
+}
+
+static int msg_migrate(struct remap_c *rc, enum dmr_req_op op,
+		       unsigned int argc, char **argv, char *result,
+		       unsigned int maxlen)
+{
+	struct dmr_req *req;
+	unsigned int sz = 0, i;
+	int r;
+
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	r = parse_range(rc, argc, argv, &req->first, &req->count);
+	if (r)
+		goto out;
+	req->op = op;
+	dmr_worker_submit(rc, req);
+	r = req->error;
+	if (r && !req->changed)
+		goto out;
+	DMEMIT("%s=%llu %s=%llu", op == DMR_REQ_REMAP ? "remapped" : "unremapped",
+	       req->changed, op == DMR_REQ_REMAP ? "already" : "not_remapped",
+	       req->skipped);
+	if (op == DMR_REQ_REMAP)
+		DMEMIT(" no_space=%llu", req->no_space);
+	DMEMIT(" copy_failed=%llu", req->copy_failed);
+	for (i = 0; i < min_t(u64, req->copy_failed, ARRAY_SIZE(req->failed_blocks)); i++)
+		DMEMIT("%s%llu", i ? "," : " failed_blocks=", req->failed_blocks[i]);
+	r = 1;
+out:
+	kfree(req);
+	return r;
+}
+
+static int msg_query(struct remap_c *rc, unsigned int argc, char **argv,
+		     char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0;
+	u64 sector, block, e;
+
+	if (argc != 1 || parse_u64(argv[0], &sector) || sector >= rc->ti->len) {
+		DMERR("query: expected one sector below %llu", (u64)rc->ti->len);
+		return -EINVAL;
+	}
+	block = sector >> rc->block_shift;
+	rcu_read_lock();
+	e = dmr_index_find_rcu(&rc->index, block);
+	rcu_read_unlock();
+	if (!e) {
+		DMEMIT("sector=%llu block=%llu main", sector, block);
+		return 1;
+	}
+	DMEMIT("sector=%llu block=%llu %s slot=%llu spare_sector=%llu", sector,
+	       block, dmr_entry_busy(e) ? "migrating" : "remapped",
+	       dmr_entry_slot(&rc->index.geom, e),
+	       dmr_slot_sector(&rc->geo, dmr_entry_slot(&rc->index.geom, e)));
+	return 1;
+}
+
+#define LIST_LINE_MAX	64	/* "<sector> <block> <slot> <spare_sector>\n" */
+#define LIST_DEFAULT	64
+
+static int msg_list(struct remap_c *rc, unsigned int argc, char **argv,
+		    char *result, unsigned int maxlen)
+{
+	u64 from = 0, max = LIST_DEFAULT, *ents, i, n, fit;
+	unsigned int sz = 0;
+
+	if (argc > 2 || (argc >= 1 && parse_u64(argv[0], &from)) ||
+	    (argc == 2 && (parse_u64(argv[1], &max) || !max))) {
+		DMERR("list: expected [<from_sector> [<max>=1..]]");
+		return -EINVAL;
+	}
+	if (from >= rc->ti->len) {
+		DMEMIT("count=0 next=none");
+		return 1;
+	}
+	/* Never produce more than the result buffer holds. */
+	fit = maxlen > 2 * LIST_LINE_MAX ? maxlen / LIST_LINE_MAX - 1 : 1;
+	max = min3(max, fit, 4096ULL);
+	ents = kvmalloc_array(max + 1, sizeof(*ents), GFP_KERNEL);
+	if (!ents)
+		return -ENOMEM;
+	mutex_lock(&rc->lock);
+	n = dmr_index_list(&rc->index, from >> rc->block_shift, ents, max + 1);
+	mutex_unlock(&rc->lock);
+	DMEMIT("count=%llu next=", min(n, max));
+	if (n > max) {
+		u64 next = dmr_entry_block(&rc->index.geom, ents[max]);
+
+		DMEMIT("%llu", dmr_block_to_sector(rc, next));
+	} else {
+		DMEMIT("none");
+	}
+	for (i = 0; i < min(n, max); i++) {
+		u64 b = dmr_entry_block(&rc->index.geom, ents[i]);
+		u64 s = dmr_entry_slot(&rc->index.geom, ents[i]);
+
+		DMEMIT("\n%llu %llu %llu %llu", dmr_block_to_sector(rc, b), b, s,
+		       dmr_slot_sector(&rc->geo, s));
+	}
+	kvfree(ents);
+	return 1;
+}
+
+static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0;
+	struct dmr_stats s;
+
+	dmr_stats_sum(rc, &s);
+	DMEMIT("reads=%llu writes=%llu read_bytes=%llu write_bytes=%llu",
+	       s.reads, s.writes, s.read_bytes, s.write_bytes);
+	DMEMIT(" spare_ios=%llu splits=%llu deferred=%llu",
+	       s.spare_ios, s.splits, s.deferred);
+	DMEMIT(" read_errors=%llu write_errors=%llu", s.read_errors, s.write_errors);
+	DMEMIT(" remaps=%llu table_bytes=%zu table_rebuilds=%llu batches=%llu",
+	       dmr_index_live(&rc->index), dmr_index_bytes(&rc->index),
+	       rc->index.rebuilds, rc->wstats.batches);
+	return 1;
+}
+
+static const char remap_help[] =
+	"remap <sector> [<count>]: move the blocks covering the sectors to spare\n"
+	"unremap <sector> [<count>]: copy them back to main, free their spare blocks\n"
+	"query <sector>: where the sector's block lives\n"
+	"list [<from_sector> [<max>]]: remapped blocks, paged (next= continues)\n"
+	"stats: I/O counters; clear_stats: reset them\n"
+	"ping: answers pong; help: this text";
+
 static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
 {
+	struct remap_c *rc = ti->private;
 	unsigned int sz = 0;
+	const char *cmd;
 
-	if (!argc)
+	if (!argc) {
+		DMERR("empty message");
 		return -EINVAL;
-
-	if (!strcasecmp(argv[0], "ping") && argc == 1) {
+	}
+	cmd = argv[0];
+	if (!strcasecmp(cmd, "remap"))
+		return msg_migrate(rc, DMR_REQ_REMAP, argc - 1, argv + 1,
+				   result, maxlen);
+	if (!strcasecmp(cmd, "unremap"))
+		return msg_migrate(rc, DMR_REQ_UNREMAP, argc - 1, argv + 1,
+				   result, maxlen);
+	if (!strcasecmp(cmd, "query"))
+		return msg_query(rc, argc - 1, argv + 1, result, maxlen);
+	if (!strcasecmp(cmd, "list"))
+		return msg_list(rc, argc - 1, argv + 1, result, maxlen);
+	if (argc != 1) {
+		DMERR("%s: takes no arguments (or unrecognised message)", cmd);
+		return -EINVAL;
+	}
+	if (!strcasecmp(cmd, "stats"))
+		return msg_stats(rc, result, maxlen);
+	if (!strcasecmp(cmd, "clear_stats")) {
+		dmr_stats_clear(rc);
+		return 0;
+	}
+	if (!strcasecmp(cmd, "ping")) {
 		DMEMIT("pong");
 		return 1;
 	}
-	if (!strcasecmp(argv[0], "help") && argc == 1) {
-		DMEMIT("messages: ping help");
+	if (!strcasecmp(cmd, "help")) {
+		DMEMIT("%s", remap_help);
 		return 1;
 	}
-
-	DMERR("unrecognised message '%s' with %u argument(s)", argv[0], argc - 1);
+	DMERR("unrecognised message '%s'", cmd);
 	return -EINVAL;
 }
 
@@ -195,7 +688,7 @@ static int remap_iterate_devices(struct dm_target *ti,
 	r = fn(ti, rc->main_dev, 0, ti->len, data);
 	if (r)
 		return r;
-	return fn(ti, rc->spare_dev, rc->spare_start, rc->spare_len, data);
+	return fn(ti, rc->spare_dev, rc->geo.spare_start, rc->geo.spare_len, data);
 }
 
 static void remap_io_hints(struct dm_target *ti, struct queue_limits *limits)
@@ -211,11 +704,13 @@ static void remap_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type remap_target = {
 	.name = "remap",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = remap_ctr,
 	.dtr = remap_dtr,
 	.map = remap_map,
+	.end_io = remap_end_io,
+	.postsuspend = remap_postsuspend,
 	.status = remap_status,
 	.message = remap_message,
 	.iterate_devices = remap_iterate_devices,

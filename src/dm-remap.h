@@ -6,17 +6,124 @@
 #ifndef DM_REMAP_H
 #define DM_REMAP_H
 
+#include <linux/bio.h>
 #include <linux/device-mapper.h>
+#include <linux/llist.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
+
+#include <dm-remap/format.h>
+#include <dm-remap/table.h>
 
 #define DM_MSG_PREFIX "remap"
+
+/* Per-CPU I/O counters; summed only when status is read. */
+struct dmr_stats {
+	u64 reads;
+	u64 writes;
+	u64 read_bytes;
+	u64 write_bytes;
+	u64 spare_ios;
+	u64 splits;
+	u64 read_errors;
+	u64 write_errors;
+	u64 deferred;
+};
+
+/*
+ * Bios mapped in generation g are counted in n[g]; a migration flips the
+ * generation and waits for the old one to drain (see dmr_quiesce()).
+ */
+struct dmr_inflight {
+	long n[2];
+};
+
+/* Per-bio data: the generation the bio was counted in. */
+struct dmr_io {
+	unsigned int gen;
+};
+
+/* Counters of the worker's work; written by the worker only. */
+struct dmr_work_stats {
+	u64 manual_remaps;
+	u64 unremaps;
+	u64 batches;
+	u64 copy_errors;
+	u64 migrating;		/* blocks in the batch being migrated */
+};
 
 struct remap_c {
 	struct dm_target *ti;
 	struct dm_dev *main_dev;
 	struct dm_dev *spare_dev;
-	sector_t spare_start;
-	sector_t spare_len;
+	struct dmr_geometry geo;
+	unsigned int block_shift;	/* sectors -> blocks */
+
+	/* Map path: read-mostly. */
+	struct dmr_index index;
+	unsigned int gen;
+	struct dmr_inflight __percpu *inflight;
+	struct dmr_stats __percpu *stats;
+	struct dmr_stats stats_base;	/* values at the last clear_stats */
+
+	/* Bios that hit a block under migration wait here. */
+	spinlock_t defer_lock;
+	struct bio_list deferred;
+
+	/* Background worker: the only writer of index, slots and metadata. */
+	struct workqueue_struct *wq;
+	struct work_struct work;
+	struct llist_head requests;
+	struct dm_kcopyd_client *kcopyd;
+	unsigned long *slot_used;	/* allocated or bad spare slots */
+	u64 slot_hint;
+	u64 slots_used;
+	struct dmr_work_stats wstats;
+	struct mutex lock;		/* index writes vs list; wstats */
 };
+
+/* dm-remap-stats.c */
+int dmr_stats_alloc(struct remap_c *rc);
+void dmr_stats_free(struct remap_c *rc);
+void dmr_stats_sum(struct remap_c *rc, struct dmr_stats *sum);
+void dmr_stats_clear(struct remap_c *rc);
+
+/* dm-remap-target.c: maps one bio (also replays deferred ones). */
+int dmr_map_bio(struct remap_c *rc, struct bio *bio);
+unsigned int dmr_batch_blocks(void);
+
+/* dm-remap-worker.c */
+enum dmr_req_op {
+	DMR_REQ_REMAP,
+	DMR_REQ_UNREMAP,
+};
+
+struct dmr_req {
+	struct llist_node node;
+	enum dmr_req_op op;
+	u64 first;			/* first block */
+	u64 count;			/* blocks */
+	struct completion done;
+	/* results */
+	int error;
+	u64 changed;			/* remapped or unremapped */
+	u64 skipped;			/* already (un)mapped */
+	u64 no_space;			/* not remapped: spare full */
+	u64 copy_failed;		/* main/spare unreadable while copying */
+	u64 failed_blocks[8];		/* first few blocks that failed to copy */
+};
+
+int dmr_worker_init(struct remap_c *rc);
+void dmr_worker_exit(struct remap_c *rc);
+void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req);
+void dmr_worker_flush(struct remap_c *rc);
+
+static inline sector_t dmr_block_to_sector(struct remap_c *rc, u64 block)
+{
+	return (sector_t)block << rc->block_shift;
+}
 
 #endif /* DM_REMAP_H */

@@ -43,7 +43,7 @@ finish() {
 }
 
 load_module() {
-	modprobe dm_mod
+	modprobe -a dm_mod dm_bufio libcrc32c
 	if ! grep -q '^dm_remap ' /proc/modules; then
 		insmod "$TOP/dm-remap.ko" "$@"
 	fi

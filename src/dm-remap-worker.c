@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The background worker: the single writer of the remap table and slot map.
+ * It batches remap/unremap requests, copies block contents with kcopyd while
+ * I/O to those blocks waits, publishes the batch and replays waiting bios.
+ */
+#include <linux/delay.h>
+#include <linux/dm-io.h>
+#include <linux/dm-kcopyd.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "dm-remap.h"
+
+/* Longest run of contiguous blocks copied as one kcopyd job (sectors). */
+#define DMR_RUN_MAX_SECTORS	2048
+
+struct dmr_mig {
+	u64 block;
+	u64 slot;
+	int read_err;		/* source unreadable */
+	int write_err;		/* destination unwritable */
+};
+
+struct dmr_copy {
+	atomic_t pending;
+	struct completion done;
+};
+
+struct dmr_run {
+	struct dmr_copy *cp;
+	struct dmr_mig *mig;	/* first block of the run */
+	unsigned int n;		/* blocks in the run */
+	int read_err;
+	unsigned long write_err;
+};
+
+/* Flip the I/O generation and wait until every bio mapped before is done. */
+static void dmr_quiesce(struct remap_c *rc)
+{
+	unsigned int old = rc->gen;
+	long sum;
+	int cpu;
+
+	/* Release: a bio that sees the new generation also sees busy flags. */
+	smp_store_release(&rc->gen, old ^ 1);
+	/* Every map call that read the old generation has now counted itself. */
+	synchronize_rcu();
+	for (;;) {
+		sum = 0;
+		for_each_possible_cpu(cpu)
+			sum += READ_ONCE(per_cpu_ptr(rc->inflight, cpu)->n[old]);
+		if (!sum)
+			break;
+		usleep_range(50, 200);
+	}
+}
+
+static void dmr_replay(struct remap_c *rc)
+{
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock_irq(&rc->defer_lock);
+	bios = rc->deferred;
+	bio_list_init(&rc->deferred);
+	spin_unlock_irq(&rc->defer_lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		if (dmr_map_bio(rc, bio) == DM_MAPIO_REMAPPED)
+			dm_submit_bio_remap(bio, NULL);
+	}
+}
+
+static u64 dmr_slot_alloc(struct remap_c *rc)
+{
+	u64 n = rc->geo.nr_slots, s;
+
+	s = find_next_zero_bit(rc->slot_used, n, rc->slot_hint);
+	if (s >= n)
+		s = find_first_zero_bit(rc->slot_used, n);
+	if (s >= n)
+		return U64_MAX;
+	__set_bit(s, rc->slot_used);
+	rc->slot_hint = s + 1;
+	rc->slots_used++;
+	return s;
+}
+
+static void dmr_slot_free(struct remap_c *rc, u64 slot)
+{
+	__clear_bit(slot, rc->slot_used);
+	rc->slots_used--;
+}
+
+static void dmr_copy_done(int read_err, unsigned long write_err, void *context)
+{
+	struct dmr_run *run = context;
+
+	run->read_err = read_err;
+	run->write_err = write_err;
+	if (atomic_dec_and_test(&run->cp->pending))
+		complete(&run->cp->done);
+}
+
+static void dmr_region(struct remap_c *rc, struct dm_io_region *r, bool spare,
+		       const struct dmr_mig *m, unsigned int n)
+{
+	r->bdev = spare ? rc->spare_dev->bdev : rc->main_dev->bdev;
+	r->sector = spare ? dmr_slot_sector(&rc->geo, m->slot) :
+			    dmr_block_to_sector(rc, m->block);
+	r->count = (sector_t)n << rc->block_shift;
+}
+
+/*
+ * Copy every block of @migs between main and spare (@to_spare gives the
+ * direction), in runs of contiguous blocks; a failed run is retried block by
+ * block so that only the blocks that really fail are reported.
+ */
+static int dmr_copy_blocks(struct remap_c *rc, struct dmr_mig *migs, u64 n,
+			   bool to_spare, bool single)
+{
+	unsigned int run_max = single ? 1 : DMR_RUN_MAX_SECTORS >> rc->block_shift;
+	struct dm_io_region from, to;
+	struct dmr_run *runs;
+	struct dmr_copy cp;
+	u64 i, nr_runs = 0;
+
+	runs = kvcalloc(n, sizeof(*runs), GFP_KERNEL);
+	if (!runs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct dmr_run *r = nr_runs ? &runs[nr_runs - 1] : NULL;
+
+		if (r && r->n < run_max &&
+		    r->mig[r->n - 1].block + 1 == migs[i].block &&
+		    r->mig[r->n - 1].slot + 1 == migs[i].slot) {
+			r->n++;
+			continue;
+		}
+		runs[nr_runs].mig = &migs[i];
+		runs[nr_runs].n = 1;
+		runs[nr_runs].cp = &cp;
+		nr_runs++;
+	}
+
+	atomic_set(&cp.pending, 1);
+	init_completion(&cp.done);
+	for (i = 0; i < nr_runs; i++) {
+		dmr_region(rc, &from, !to_spare, runs[i].mig, runs[i].n);
+		dmr_region(rc, &to, to_spare, runs[i].mig, runs[i].n);
+		atomic_inc(&cp.pending);
+		dm_kcopyd_copy(rc->kcopyd, &from, 1, &to, 0, dmr_copy_done, &runs[i]);
+	}
+	if (!atomic_dec_and_test(&cp.pending))
+		wait_for_completion(&cp.done);
+
+	for (i = 0; i < nr_runs; i++) {
+		struct dmr_run *r = &runs[i];
+
+		if (!r->read_err && !r->write_err)
+			continue;
+		if (r->n > 1) {
+			dmr_copy_blocks(rc, r->mig, r->n, to_spare, true);
+			continue;
+		}
+		r->mig->read_err = r->read_err;
+		r->mig->write_err = !!r->write_err;
+	}
+	kvfree(runs);
+	return 0;
+}
+
+/* Give unreadable blocks defined (zero) content in their new spare block. */
+static void dmr_zero_spare(struct remap_c *rc, struct dmr_mig *m)
+{
+	struct dm_io_region to;
+	struct dmr_copy cp;
+	struct dmr_run run = { .cp = &cp, .mig = m, .n = 1 };
+
+	atomic_set(&cp.pending, 1);
+	init_completion(&cp.done);
+	dmr_region(rc, &to, true, m, 1);
+	dm_kcopyd_zero(rc->kcopyd, 1, &to, 0, dmr_copy_done, &run);
+	wait_for_completion(&cp.done);
+	m->write_err = !!run.write_err;
+}
+
+static void dmr_note_failed(struct dmr_req *req, u64 block)
+{
+	if (req->copy_failed < ARRAY_SIZE(req->failed_blocks))
+		req->failed_blocks[req->copy_failed] = block;
+	req->copy_failed++;
+}
+
+/* Remap blocks [first, first + count): allocate, copy, publish. */
+static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
+			   u64 count)
+{
+	struct dmr_mig *migs;
+	u64 b, i, n = 0;
+	int r;
+
+	migs = kvcalloc(count, sizeof(*migs), GFP_KERNEL);
+	if (!migs)
+		return -ENOMEM;
+
+	mutex_lock(&rc->lock);
+	for (b = first; b < first + count; b++) {
+		u64 slot;
+
+		if (dmr_index_lookup(&rc->index, b)) {
+			req->skipped++;
+			continue;
+		}
+		slot = dmr_slot_alloc(rc);
+		if (slot == U64_MAX) {
+			req->no_space += first + count - b;
+			break;
+		}
+		migs[n].block = b;
+		migs[n].slot = slot;
+		n++;
+	}
+	/* One table update for the whole batch, then in-place inserts. */
+	r = dmr_index_reserve(&rc->index, n);
+	for (i = 0; !r && i < n; i++)
+		r = dmr_index_insert(&rc->index, migs[i].block, migs[i].slot, true);
+	if (r) {
+		while (i--)
+			dmr_index_remove(&rc->index, migs[i].block);
+		for (i = 0; i < n; i++)
+			dmr_slot_free(rc, migs[i].slot);
+		mutex_unlock(&rc->lock);
+		kvfree(migs);
+		return r;
+	}
+	rc->wstats.migrating = n;
+	mutex_unlock(&rc->lock);
+	if (!n)
+		goto out;
+
+	dmr_quiesce(rc);
+	r = dmr_copy_blocks(rc, migs, n, true, false);
+	for (i = 0; i < n; i++) {
+		if (r)
+			migs[i].write_err = 1;
+		else if (migs[i].read_err && !migs[i].write_err)
+			dmr_zero_spare(rc, &migs[i]);
+	}
+
+	mutex_lock(&rc->lock);
+	for (i = 0; i < n; i++) {
+		struct dmr_mig *m = &migs[i];
+
+		if (m->write_err) {
+			/* The spare block is unusable: keep it allocated. */
+			dmr_index_remove(&rc->index, m->block);
+			dmr_note_failed(req, m->block);
+			continue;
+		}
+		if (m->read_err)
+			dmr_note_failed(req, m->block);
+		dmr_index_set_busy(&rc->index, m->block, false);
+		req->changed++;
+	}
+	rc->wstats.manual_remaps += req->changed;
+	rc->wstats.copy_errors += req->copy_failed;
+	rc->wstats.migrating = 0;
+	rc->wstats.batches++;
+	mutex_unlock(&rc->lock);
+	dmr_replay(rc);
+out:
+	kvfree(migs);
+	return 0;
+}
+
+/* Copy blocks back to main and release their spare blocks. */
+static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
+			     u64 count)
+{
+	const struct dmr_geom *g = &rc->index.geom;
+	struct dmr_mig *migs;
+	u64 b, e, i, n = 0;
+	int r;
+
+	migs = kvcalloc(count, sizeof(*migs), GFP_KERNEL);
+	if (!migs)
+		return -ENOMEM;
+
+	mutex_lock(&rc->lock);
+	for (b = first; b < first + count; b++) {
+		e = dmr_index_lookup(&rc->index, b);
+		if (!e) {
+			req->skipped++;
+			continue;
+		}
+		migs[n].block = b;
+		migs[n].slot = dmr_entry_slot(g, e);
+		dmr_index_set_busy(&rc->index, b, true);
+		n++;
+	}
+	rc->wstats.migrating = n;
+	mutex_unlock(&rc->lock);
+	if (!n)
+		goto out;
+
+	dmr_quiesce(rc);
+	r = dmr_copy_blocks(rc, migs, n, false, false);
+
+	mutex_lock(&rc->lock);
+	for (i = 0; i < n; i++) {
+		struct dmr_mig *m = &migs[i];
+
+		if (r || m->read_err || m->write_err) {
+			/* Main did not get the data: the block stays remapped. */
+			dmr_index_set_busy(&rc->index, m->block, false);
+			dmr_note_failed(req, m->block);
+			continue;
+		}
+		dmr_index_remove(&rc->index, m->block);
+		dmr_slot_free(rc, m->slot);
+		req->changed++;
+	}
+	rc->wstats.unremaps += req->changed;
+	rc->wstats.copy_errors += req->copy_failed;
+	rc->wstats.migrating = 0;
+	rc->wstats.batches++;
+	mutex_unlock(&rc->lock);
+	dmr_replay(rc);
+out:
+	kvfree(migs);
+	return 0;
+}
+
+static void dmr_process(struct remap_c *rc, struct dmr_req *req)
+{
+	u64 max = dmr_batch_blocks(), done = 0, n;
+	unsigned int noio = memalloc_noio_save();
+	int r = 0;
+
+	while (!r && done < req->count) {
+		n = min(req->count - done, max);
+		if (req->op == DMR_REQ_REMAP)
+			r = dmr_remap_batch(rc, req, req->first + done, n);
+		else
+			r = dmr_unremap_batch(rc, req, req->first + done, n);
+		done += n;
+		if (req->no_space)
+			break;
+	}
+	memalloc_noio_restore(noio);
+	req->error = r;
+}
+
+static void dmr_work(struct work_struct *ws)
+{
+	struct remap_c *rc = container_of(ws, struct remap_c, work);
+	struct llist_node *list = llist_reverse_order(llist_del_all(&rc->requests));
+	struct dmr_req *req, *tmp;
+
+	llist_for_each_entry_safe(req, tmp, list, node) {
+		dmr_process(rc, req);
+		complete(&req->done);
+	}
+}
+
+/* Queue @req without locks and wait until the worker has applied it. */
+void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req)
+{
+	init_completion(&req->done);
+	llist_add(&req->node, &rc->requests);
+	queue_work(rc->wq, &rc->work);
+	wait_for_completion(&req->done);
+}
+
+void dmr_worker_flush(struct remap_c *rc)
+{
+	flush_workqueue(rc->wq);
+}
+
+int dmr_worker_init(struct remap_c *rc)
+{
+	rc->slot_used = kvcalloc(BITS_TO_LONGS(rc->geo.nr_slots),
+				 sizeof(unsigned long), GFP_KERNEL);
+	if (!rc->slot_used)
+		return -ENOMEM;
+	rc->kcopyd = dm_kcopyd_client_create(NULL);
+	if (IS_ERR(rc->kcopyd)) {
+		int r = PTR_ERR(rc->kcopyd);
+
+		kvfree(rc->slot_used);
+		return r;
+	}
+	rc->wq = alloc_ordered_workqueue("dm-remap", WQ_MEM_RECLAIM);
+	if (!rc->wq) {
+		dm_kcopyd_client_destroy(rc->kcopyd);
+		kvfree(rc->slot_used);
+		return -ENOMEM;
+	}
+	INIT_WORK(&rc->work, dmr_work);
+	init_llist_head(&rc->requests);
+	return 0;
+}
+
+void dmr_worker_exit(struct remap_c *rc)
+{
+	destroy_workqueue(rc->wq);
+	dm_kcopyd_client_destroy(rc->kcopyd);
+	kvfree(rc->slot_used);
+}
