@@ -185,6 +185,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	u32 block_size = DMR_DEFAULT_BLOCK_SIZE;
 	u64 spare_start, spare_len;
 	struct remap_c *rc;
+	const char *why;
 	int r;
 
 	if (argc < 4) {
@@ -242,6 +243,11 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot start the background worker";
 		goto bad_stats;
 	}
+	r = dmr_md_open(rc, &why);
+	if (r) {
+		ti->error = (char *)why;
+		goto bad_worker;
+	}
 
 	/* Bio 0 of a flush goes to main, bio 1 to the spare. */
 	ti->num_flush_bios = 2;
@@ -251,6 +257,8 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = rc;
 	return 0;
 
+bad_worker:
+	dmr_worker_exit(rc);
 bad_stats:
 	dmr_stats_free(rc);
 bad_index:
@@ -269,6 +277,7 @@ static void remap_dtr(struct dm_target *ti)
 	struct remap_c *rc = ti->private;
 
 	dmr_worker_exit(rc);
+	dmr_md_close(rc);
 	dmr_stats_free(rc);
 	dmr_index_destroy(&rc->index);
 	dm_put_device(ti, rc->spare_dev);
@@ -419,9 +428,35 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 	return DM_ENDIO_DONE;
 }
 
+/* Finish the batch in flight; new requests are refused until resume. */
 static void remap_postsuspend(struct dm_target *ti)
 {
-	dmr_worker_flush(ti->private);
+	struct remap_c *rc = ti->private;
+
+	WRITE_ONCE(rc->suspended, true);
+	dmr_worker_flush(rc);
+}
+
+/*
+ * The table this one replaces may have committed after our constructor
+ * read the metadata: if so, load it again before any bio is mapped.
+ */
+static int remap_preresume(struct dm_target *ti)
+{
+	struct remap_c *rc = ti->private;
+	const char *why = NULL;
+	bool changed;
+	int r;
+
+	r = dmr_md_changed(rc, &changed);
+	if (!r && changed)
+		r = dmr_md_reload(rc, &why);
+	if (r) {
+		DMERR("cannot resume: %s (%d)", why ?: "metadata read failed", r);
+		return r;
+	}
+	WRITE_ONCE(rc->suspended, false);
+	return 0;
 }
 
 static void emit_table_line(struct remap_c *rc, char *result, unsigned int maxlen,
@@ -457,6 +492,9 @@ static void remap_status(struct dm_target *ti, status_type_t type,
 		       dmr_index_live(&rc->index), ws.migrating);
 		DMEMIT(" manual_remaps=%llu unremaps=%llu copy_errors=%llu",
 		       ws.manual_remaps, ws.unremaps, ws.copy_errors);
+		DMEMIT(" metadata=%s generation=%llu commits=%llu",
+		       READ_ONCE(rc->md.failed) ? "failed" : "ok",
+		       READ_ONCE(rc->md.sb.generation), READ_ONCE(rc->md.commits));
 		DMEMIT(" reads=%llu writes=%llu read_bytes=%llu write_bytes=%llu",
 		       s.reads, s.writes, s.read_bytes, s.write_bytes);
 		DMEMIT(" spare_ios=%llu splits=%llu deferred=%llu",
@@ -514,17 +552,33 @@ static int msg_migrate(struct remap_c *rc, enum dmr_req_op op,
 	unsigned int sz = 0, i;
 	int r;
 
+	if (READ_ONCE(rc->suspended)) {
+		DMERR("%s: device is suspended; resume it first", argv[-1]);
+		return -EBUSY;
+	}
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
 	if (!req)
 		return -ENOMEM;
-	r = parse_range(rc, argc, argv, &req->first, &req->count);
+	r = op == DMR_REQ_COMMIT ? 0 :
+	    parse_range(rc, argc, argv, &req->first, &req->count);
 	if (r)
 		goto out;
 	req->op = op;
 	dmr_worker_submit(rc, req);
 	r = req->error;
-	if (r && !req->changed)
+	if (op == DMR_REQ_COMMIT) {
+		if (r)
+			DMERR("commit failed (%d)", r);
+		else
+			DMEMIT("generation=%llu", rc->md.sb.generation);
+		r = r ?: 1;
 		goto out;
+	}
+	if (r && !req->changed) {
+		DMERR("%s failed (%d)%s", argv[-1], r,
+		      rc->md.failed ? ": metadata writes failed" : "");
+		goto out;
+	}
 	DMEMIT("%s=%llu %s=%llu", op == DMR_REQ_REMAP ? "remapped" : "unremapped",
 	       req->changed, op == DMR_REQ_REMAP ? "already" : "not_remapped",
 	       req->skipped);
@@ -633,6 +687,7 @@ static const char remap_help[] =
 	"query <sector>: where the sector's block lives\n"
 	"list [<from_sector> [<max>]]: remapped blocks, paged (next= continues)\n"
 	"stats: I/O counters; clear_stats: reset them\n"
+	"commit (or save): make queued metadata changes durable now\n"
 	"ping: answers pong; help: this text";
 
 static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
@@ -663,6 +718,8 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
 	}
 	if (!strcasecmp(cmd, "stats"))
 		return msg_stats(rc, result, maxlen);
+	if (!strcasecmp(cmd, "commit") || !strcasecmp(cmd, "save"))
+		return msg_migrate(rc, DMR_REQ_COMMIT, 0, argv + 1, result, maxlen);
 	if (!strcasecmp(cmd, "clear_stats")) {
 		dmr_stats_clear(rc);
 		return 0;
@@ -711,6 +768,7 @@ static struct target_type remap_target = {
 	.map = remap_map,
 	.end_io = remap_end_io,
 	.postsuspend = remap_postsuspend,
+	.preresume = remap_preresume,
 	.status = remap_status,
 	.message = remap_message,
 	.iterate_devices = remap_iterate_devices,

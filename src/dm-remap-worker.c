@@ -242,20 +242,33 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 
 	dmr_quiesce(rc);
 	r = dmr_copy_blocks(rc, migs, n, true, false);
-	for (i = 0; i < n; i++) {
-		if (r)
-			migs[i].write_err = 1;
-		else if (migs[i].read_err && !migs[i].write_err)
+	for (i = 0; !r && i < n; i++) {
+		if (migs[i].read_err && !migs[i].write_err)
 			dmr_zero_spare(rc, &migs[i]);
 	}
+
+	/* Persist the batch before any of it goes live. */
+	for (i = 0; !r && i < n; i++) {
+		struct dmr_mig *m = &migs[i];
+
+		r = dmr_md_set(rc, m->slot, m->write_err ?
+			       dmr_rec_make(DMR_REC_BAD, 0) :
+			       dmr_rec_make(DMR_REC_MAPPED, m->block));
+	}
+	if (!r)
+		r = dmr_md_commit(rc);
+	else
+		dmr_md_discard(rc);
 
 	mutex_lock(&rc->lock);
 	for (i = 0; i < n; i++) {
 		struct dmr_mig *m = &migs[i];
 
-		if (m->write_err) {
-			/* The spare block is unusable: keep it allocated. */
+		if (r || m->write_err) {
+			/* Not durable, or the spare block is bad: stay on main. */
 			dmr_index_remove(&rc->index, m->block);
+			if (!m->write_err)
+				dmr_slot_free(rc, m->slot);
 			dmr_note_failed(req, m->block);
 			continue;
 		}
@@ -307,6 +320,14 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 
 	dmr_quiesce(rc);
 	r = dmr_copy_blocks(rc, migs, n, false, false);
+	for (i = 0; !r && i < n; i++) {
+		if (!migs[i].read_err && !migs[i].write_err)
+			r = dmr_md_set(rc, migs[i].slot, 0);
+	}
+	if (!r)
+		r = dmr_md_commit(rc);
+	else
+		dmr_md_discard(rc);
 
 	mutex_lock(&rc->lock);
 	for (i = 0; i < n; i++) {
@@ -339,7 +360,9 @@ static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 	unsigned int noio = memalloc_noio_save();
 	int r = 0;
 
-	while (!r && done < req->count) {
+	if (req->op == DMR_REQ_COMMIT)
+		r = dmr_md_commit(rc);
+	while (req->op != DMR_REQ_COMMIT && !r && done < req->count) {
 		n = min(req->count - done, max);
 		if (req->op == DMR_REQ_REMAP)
 			r = dmr_remap_batch(rc, req, req->first + done, n);
@@ -351,6 +374,10 @@ static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 	}
 	memalloc_noio_restore(noio);
 	req->error = r;
+	if (rc->md.failed && !rc->md_failed_seen) {
+		rc->md_failed_seen = true;
+		dm_table_event(rc->ti->table);
+	}
 }
 
 static void dmr_work(struct work_struct *ws)

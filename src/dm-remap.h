@@ -55,6 +55,34 @@ struct dmr_work_stats {
 	u64 migrating;		/* blocks in the batch being migrated */
 };
 
+/* A record change waiting for the next commit. */
+struct dmr_md_change {
+	u64 slot;
+	u64 rec;
+};
+
+/* The metadata region: what was last committed, and what is queued. */
+struct dmr_md {
+	const struct dmr_geometry *geo;
+	struct block_device *bdev;
+	struct dm_bufio_client *bufio;
+	struct dm_io_client *io;
+	struct dmr_sb sb;		/* last committed superblock */
+	u64 next_gen;
+	u64 *pair_gen;			/* generation of each pair's current copy */
+	unsigned long *pair_copy;	/* current copy of each pair */
+	unsigned long *pair_force;	/* leftovers to overwrite next commit */
+	bool force_pending;
+	bool failed;			/* a commit failed: no more changes */
+	bool formatted;			/* this load formatted a blank region */
+	const char *load_why;
+	struct dmr_md_change *chg;
+	u64 nr_chg;
+	u64 cap_chg;
+	u64 commits;
+	u64 blocks_written;
+};
+
 struct remap_c {
 	struct dm_target *ti;
 	struct dm_dev *main_dev;
@@ -82,6 +110,9 @@ struct remap_c {
 	u64 slot_hint;
 	u64 slots_used;
 	struct dmr_work_stats wstats;
+	struct dmr_md md;
+	bool suspended;			/* postsuspend..preresume: no new work */
+	bool md_failed_seen;		/* the failure event was raised */
 	struct mutex lock;		/* index writes vs list; wstats */
 };
 
@@ -99,6 +130,7 @@ unsigned int dmr_batch_blocks(void);
 enum dmr_req_op {
 	DMR_REQ_REMAP,
 	DMR_REQ_UNREMAP,
+	DMR_REQ_COMMIT,
 };
 
 struct dmr_req {
@@ -120,6 +152,15 @@ int dmr_worker_init(struct remap_c *rc);
 void dmr_worker_exit(struct remap_c *rc);
 void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req);
 void dmr_worker_flush(struct remap_c *rc);
+
+/* dm-remap-metadata.c: the worker is the only caller after load. */
+int dmr_md_open(struct remap_c *rc, const char **why);
+void dmr_md_close(struct remap_c *rc);
+int dmr_md_changed(struct remap_c *rc, bool *changed);
+int dmr_md_reload(struct remap_c *rc, const char **why);
+int dmr_md_set(struct remap_c *rc, u64 slot, u64 rec);
+int dmr_md_commit(struct remap_c *rc);
+void dmr_md_discard(struct remap_c *rc);
 
 static inline sector_t dmr_block_to_sector(struct remap_c *rc, u64 block)
 {
