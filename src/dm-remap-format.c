@@ -10,6 +10,7 @@
 #include <linux/math64.h>
 #include <linux/crc32c.h>
 #include <linux/limits.h>
+#include <linux/log2.h>
 #include <linux/sched.h>
 #else
 #include "dm-remap/user-shim.h"

@@ -12,6 +12,7 @@
 #include <linux/vmalloc.h>
 
 #include "dm-remap.h"
+#include "trace.h"
 
 #define DMR_PREFETCH	256	/* metadata blocks read ahead while loading */
 
@@ -448,6 +449,7 @@ int dmr_md_commit(struct remap_c *rc)
 	const u32 e = md->geo->entries_per_block;
 	u64 pairs = md->geo->nr_entry_blocks + md->geo->nr_pending_blocks;
 	u64 gen = md->next_gen, ci = 0, p, i, nr_dirty = 0, *dirty;
+	u64 t0 = ktime_get_ns();
 	struct dmr_sb sb = md->sb;
 	void *buf;
 	int r = 0;
@@ -512,6 +514,7 @@ fail:
 	DMERR("metadata commit of generation %llu failed (%d): no new remaps",
 	      gen, r);
 out:
+	trace_dmr_commit(gen, nr_dirty + 1, ktime_get_ns() - t0, r);
 	kvfree(dirty);
 	kfree(buf);
 	return r;

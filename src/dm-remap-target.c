@@ -14,6 +14,9 @@
 
 #include "dm-remap.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 static unsigned int summary_shift = 10;
 static unsigned int batch_blocks = 262144;
 
@@ -340,6 +343,14 @@ static u64 dmr_main_run_end(const struct dmr_table *t, u64 block, u64 last)
 	return last + 1;
 }
 
+static void dmr_split(struct remap_c *rc, struct bio *bio, sector_t sector,
+		      unsigned int nr, unsigned int len)
+{
+	dm_accept_partial_bio(bio, len);
+	this_cpu_inc(rc->stats->splits);
+	trace_dmr_split(sector, nr, len);
+}
+
 int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 {
 	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
@@ -362,10 +373,8 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 	if (e) {
 		len = min_t(sector_t, nr,
 			    ((block + 1) << rc->block_shift) - sector);
-		if (len < nr) {
-			dm_accept_partial_bio(bio, len);
-			this_cpu_inc(rc->stats->splits);
-		}
+		if (len < nr)
+			dmr_split(rc, bio, sector, nr, len);
 		if (unlikely(dmr_entry_busy(e)) && dmr_defer(rc, bio, block, io)) {
 			rcu_read_unlock();
 			return DM_MAPIO_SUBMITTED;
@@ -373,11 +382,14 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 		/* Re-read: the defer path may have seen the migration finish. */
 		e = dmr_table_lookup(rcu_dereference(rc->index.table), block);
 		if (e) {
+			u64 slot = dmr_entry_slot(&rc->index.geom, e);
+
 			bio_set_dev(bio, rc->spare_dev->bdev);
-			bio->bi_iter.bi_sector =
-				dmr_slot_sector(&rc->geo, dmr_entry_slot(&rc->index.geom, e)) +
+			bio->bi_iter.bi_sector = dmr_slot_sector(&rc->geo, slot) +
 				(sector & ((1U << rc->block_shift) - 1));
 			this_cpu_inc(rc->stats->spare_ios);
+			trace_dmr_spare_io(sector, bio_sectors(bio), slot,
+					   op_is_write(bio_op(bio)));
 			rcu_read_unlock();
 			dmr_account(rc, bio);
 			return DM_MAPIO_REMAPPED;
@@ -386,11 +398,9 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 	}
 	if (last > block) {
 		end = dmr_main_run_end(t, block, last);
-		if (end <= last) {
-			len = (end << rc->block_shift) - sector;
-			dm_accept_partial_bio(bio, len);
-			this_cpu_inc(rc->stats->splits);
-		}
+		if (end <= last)
+			dmr_split(rc, bio, sector, nr,
+				  (end << rc->block_shift) - sector);
 	}
 
 to_main:
@@ -420,10 +430,15 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 
 	this_cpu_dec(rc->inflight->n[io->gen]);
 	if (unlikely(*error)) {
-		if (op_is_write(bio_op(bio)))
+		bool write = op_is_write(bio_op(bio));
+
+		if (write)
 			this_cpu_inc(rc->stats->write_errors);
 		else
 			this_cpu_inc(rc->stats->read_errors);
+		trace_dmr_io_error(dm_target_offset(ti, bio->bi_iter.bi_sector),
+				   bio_sectors(bio), write,
+				   blk_status_to_errno(*error), "passed");
 	}
 	return DM_ENDIO_DONE;
 }
@@ -796,3 +811,4 @@ MODULE_DESCRIPTION(DM_NAME " target that remaps bad blocks to a spare area");
 MODULE_AUTHOR("dm-remap developers");
 MODULE_LICENSE("GPL");
 MODULE_ALIAS("dm-remap");
+MODULE_SOFTDEP("pre: crc32c");

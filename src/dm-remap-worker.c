@@ -11,6 +11,7 @@
 #include <linux/slab.h>
 
 #include "dm-remap.h"
+#include "trace.h"
 
 /* Longest run of contiguous blocks copied as one kcopyd job (sectors). */
 #define DMR_RUN_MAX_SECTORS	2048
@@ -275,6 +276,7 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 		if (m->read_err)
 			dmr_note_failed(req, m->block);
 		dmr_index_set_busy(&rc->index, m->block, false);
+		trace_dmr_remap(m->block, m->slot, true, "manual");
 		req->changed++;
 	}
 	rc->wstats.manual_remaps += req->changed;
@@ -341,6 +343,7 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 		}
 		dmr_index_remove(&rc->index, m->block);
 		dmr_slot_free(rc, m->slot);
+		trace_dmr_remap(m->block, m->slot, false, "manual");
 		req->changed++;
 	}
 	rc->wstats.unremaps += req->changed;
@@ -354,9 +357,16 @@ out:
 	return 0;
 }
 
+static const char *const dmr_op_names[] = {
+	[DMR_REQ_REMAP] = "remap",
+	[DMR_REQ_UNREMAP] = "unremap",
+	[DMR_REQ_COMMIT] = "commit",
+};
+
 static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 {
 	u64 max = dmr_batch_blocks(), done = 0, n;
+	u64 cap = dmr_index_capacity(&rc->index), t0 = ktime_get_ns(), t1;
 	unsigned int noio = memalloc_noio_save();
 	int r = 0;
 
@@ -374,6 +384,10 @@ static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 	}
 	memalloc_noio_restore(noio);
 	req->error = r;
+	t1 = ktime_get_ns();
+	trace_dmr_batch(dmr_op_names[req->op], req->changed, t1 - t0, r);
+	if (dmr_index_capacity(&rc->index) != cap)
+		trace_dmr_resize(cap, dmr_index_capacity(&rc->index), t1 - t0);
 	if (rc->md.failed && !rc->md_failed_seen) {
 		rc->md_failed_seen = true;
 		dm_table_event(rc->ti->table);
