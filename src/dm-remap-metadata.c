@@ -89,6 +89,15 @@ static int md_scan_record(void *ctx, const struct dmr_record *rec)
 		break;
 	case DMR_REC_BAD:
 		break;
+	case DMR_REC_PENDING:
+		r = dmr_index_insert(&rc->index, rec->block, rc->pending_slot, false);
+		if (r == -EEXIST)
+			rc->md.load_why = "Metadata lists a block as both remapped and pending";
+		if (r)
+			return r;
+		rc->pending[rec->pos] = rec->block + 1;
+		rc->nr_pending++;
+		return 0;
 	default:
 		return 0;
 	}
@@ -244,7 +253,7 @@ int dmr_md_reload(struct remap_c *rc, const char **why)
 	int r;
 
 	dmr_index_destroy(&rc->index);
-	r = dmr_index_init(&rc->index, rc->geo.nr_blocks, rc->geo.nr_slots,
+	r = dmr_index_init(&rc->index, rc->geo.nr_blocks, rc->pending_slot + 1,
 			   rc->index.summary_shift, rc->index.node);
 	if (r) {
 		*why = "Cannot allocate remap table";
@@ -252,6 +261,8 @@ int dmr_md_reload(struct remap_c *rc, const char **why)
 	}
 	memset(rc->slot_used, 0, BITS_TO_LONGS(rc->geo.nr_slots) * sizeof(long));
 	rc->slots_used = 0;
+	memset(rc->pending, 0, rc->geo.pending_capacity * sizeof(u64));
+	rc->nr_pending = 0;
 	memset(md->pair_gen, 0, pairs * sizeof(u64));
 	memset(md->pair_copy, 0, BITS_TO_LONGS(pairs) * sizeof(long));
 	memset(md->pair_force, 0, BITS_TO_LONGS(pairs) * sizeof(long));
@@ -338,7 +349,10 @@ out:
 	return r;
 }
 
-/* Queue a record change for the next commit (worker only). */
+/*
+ * Queue a record change for the next commit (worker only). @slot indexes the
+ * records of all pairs: slots first, then pending positions after them.
+ */
 int dmr_md_set(struct remap_c *rc, u64 slot, u64 rec)
 {
 	struct dmr_md *md = &rc->md;
@@ -417,8 +431,7 @@ static int md_shadow_pair(struct dmr_md *md, u64 p, u64 gen, u64 *ci,
 	if (ob)
 		dm_bufio_release(ob);
 
-	while (area == DMR_AREA_ENTRY && *ci < md->nr_chg &&
-	       md->chg[*ci].slot / e == p) {
+	while (*ci < md->nr_chg && md->chg[*ci].slot / e == p) {
 		const struct dmr_md_change *c = &md->chg[*ci];
 		u64 prev;
 
@@ -426,6 +439,7 @@ static int md_shadow_pair(struct dmr_md *md, u64 p, u64 gen, u64 *ci,
 		prev = dmr_block_get(data, pos);
 		sb->nr_mapped += rec_delta(prev, c->rec, DMR_REC_MAPPED);
 		sb->nr_bad += rec_delta(prev, c->rec, DMR_REC_BAD);
+		sb->nr_pending += rec_delta(prev, c->rec, DMR_REC_PENDING);
 		dmr_block_set(data, pos, c->rec);
 		(*ci)++;
 	}

@@ -19,6 +19,9 @@
 
 static unsigned int summary_shift = 10;
 static unsigned int batch_blocks = 262144;
+static unsigned int read_retries = 2;
+static unsigned int commit_interval = 10;
+static unsigned int spare_low_percent = 10;
 
 static int param_set_ranged(const char *val, const struct kernel_param *kp,
 			    unsigned int lo, unsigned int hi)
@@ -45,6 +48,36 @@ static int param_set_batch_blocks(const char *val, const struct kernel_param *kp
 	return param_set_ranged(val, kp, 1, 1U << 24);
 }
 
+static int param_set_read_retries(const char *val, const struct kernel_param *kp)
+{
+	return param_set_ranged(val, kp, 0, 100);
+}
+
+static int param_set_commit_interval(const char *val, const struct kernel_param *kp)
+{
+	return param_set_ranged(val, kp, 0, 60000);
+}
+
+static int param_set_percent(const char *val, const struct kernel_param *kp)
+{
+	return param_set_ranged(val, kp, 0, 100);
+}
+
+static const struct kernel_param_ops read_retries_ops = {
+	.set = param_set_read_retries,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops commit_interval_ops = {
+	.set = param_set_commit_interval,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops percent_ops = {
+	.set = param_set_percent,
+	.get = param_get_uint,
+};
+
 static const struct kernel_param_ops summary_shift_ops = {
 	.set = param_set_summary_shift,
 	.get = param_get_uint,
@@ -62,9 +95,24 @@ module_param_cb(batch_blocks, &batch_blocks_ops, &batch_blocks, 0644);
 MODULE_PARM_DESC(batch_blocks,
 		 "most blocks migrated in one worker batch (1-16777216, default 262144)");
 
+module_param_cb(read_retries, &read_retries_ops, &read_retries, 0644);
+MODULE_PARM_DESC(read_retries,
+		 "default retries of a failed read before a block is pending (0-100, default 2)");
+module_param_cb(commit_interval, &commit_interval_ops, &commit_interval, 0644);
+MODULE_PARM_DESC(commit_interval,
+		 "default ms an I/O error waits to be batched with others (0-60000, default 10)");
+module_param_cb(spare_low_percent, &percent_ops, &spare_low_percent, 0644);
+MODULE_PARM_DESC(spare_low_percent,
+		 "health is spare_low below this % of free spare blocks (0-100, default 10)");
+
 unsigned int dmr_batch_blocks(void)
 {
 	return READ_ONCE(batch_blocks);
+}
+
+unsigned int dmr_spare_low_percent(void)
+{
+	return READ_ONCE(spare_low_percent);
 }
 
 static int parse_u64(const char *arg, u64 *out)
@@ -77,10 +125,36 @@ static int parse_u64(const char *arg, u64 *out)
 	return 0;
 }
 
-static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
-			  u32 *block_size)
+static int parse_on_off(const char *arg, bool *out)
 {
-	static const struct dm_arg group = {0, 2, "Invalid number of feature arguments"};
+	if (!arg)
+		return -EINVAL;
+	if (!strcasecmp(arg, "on")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcasecmp(arg, "off")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_uint_arg(struct dm_arg_set *as, unsigned int *argc,
+			  unsigned int lo, unsigned int hi, unsigned int *out)
+{
+	if (!*argc)
+		return -EINVAL;
+	(*argc)--;
+	if (kstrtouint(dm_shift_arg(as), 10, out) || *out < lo || *out > hi)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
+			  struct remap_c *rc, u32 *block_size)
+{
+	static const struct dm_arg group = {0, 8, "Invalid number of feature arguments"};
 	unsigned int argc;
 	const char *name;
 	int r;
@@ -93,13 +167,33 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 	while (argc) {
 		name = dm_shift_arg(as);
 		argc--;
-		if (!strcasecmp(name, "block_size") && argc) {
-			argc--;
-			if (kstrtou32(dm_shift_arg(as), 10, block_size) ||
-			    *block_size < DMR_MIN_BLOCK_SIZE ||
-			    *block_size > DMR_MAX_BLOCK_SIZE ||
+		if (!strcasecmp(name, "block_size")) {
+			if (parse_uint_arg(as, &argc, DMR_MIN_BLOCK_SIZE,
+					   DMR_MAX_BLOCK_SIZE, block_size) ||
 			    !is_power_of_2(*block_size)) {
 				ti->error = "block_size must be a power of two from 512 to 65536";
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (!strcasecmp(name, "auto_remap")) {
+			if (!argc || parse_on_off(dm_shift_arg(as), &rc->auto_remap)) {
+				ti->error = "auto_remap must be on or off";
+				return -EINVAL;
+			}
+			argc--;
+			continue;
+		}
+		if (!strcasecmp(name, "read_retries")) {
+			if (parse_uint_arg(as, &argc, 0, 100, &rc->read_retries)) {
+				ti->error = "read_retries must be 0 to 100";
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (!strcasecmp(name, "commit_interval")) {
+			if (parse_uint_arg(as, &argc, 0, 60000, &rc->commit_interval)) {
+				ti->error = "commit_interval must be 0 to 60000 (ms)";
 				return -EINVAL;
 			}
 			continue;
@@ -164,7 +258,9 @@ static int remap_init_index(struct dm_target *ti, struct remap_c *rc)
 	int node = bdev_get_queue(rc->main_dev->bdev)->node;
 	int r;
 
-	r = dmr_index_init(&rc->index, rc->geo.nr_blocks, rc->geo.nr_slots,
+	/* One slot value past the spare marks pending (unreadable) blocks. */
+	rc->pending_slot = rc->geo.nr_slots;
+	r = dmr_index_init(&rc->index, rc->geo.nr_blocks, rc->geo.nr_slots + 1,
 			   READ_ONCE(summary_shift), node);
 	if (r == -EOVERFLOW) {
 		ti->error = "Geometry too large: main blocks + spare slots exceed 62 bits";
@@ -203,10 +299,6 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Invalid spare_len";
 		return -EINVAL;
 	}
-	dm_consume_args(&as, 4);
-	r = parse_features(ti, &as, &block_size);
-	if (r)
-		return r;
 
 	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
 	if (!rc) {
@@ -214,6 +306,15 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	rc->ti = ti;
+	rc->auto_remap = true;
+	rc->read_retries = READ_ONCE(read_retries);
+	rc->commit_interval = READ_ONCE(commit_interval);
+	dm_consume_args(&as, 4);
+	r = parse_features(ti, &as, rc, &block_size);
+	if (r) {
+		kfree(rc);
+		return r;
+	}
 	spin_lock_init(&rc->defer_lock);
 	bio_list_init(&rc->deferred);
 	mutex_init(&rc->lock);
@@ -251,6 +352,8 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = (char *)why;
 		goto bad_worker;
 	}
+	rc->health = rc->md.sb.nr_mapped || rc->nr_pending ?
+		     DMR_HEALTH_DEGRADED : DMR_HEALTH_OK;
 
 	/* Bio 0 of a flush goes to main, bio 1 to the spare. */
 	ti->num_flush_bios = 2;
@@ -351,6 +454,16 @@ static void dmr_split(struct remap_c *rc, struct bio *bio, sector_t sector,
 	trace_dmr_split(sector, nr, len);
 }
 
+/* A whole-block write of a pending block: the worker remaps it. */
+static bool dmr_pending_full_write(struct remap_c *rc, struct bio *bio,
+				   sector_t sector)
+{
+	return bio_op(bio) == REQ_OP_WRITE &&
+	       !(sector & (rc->geo.block_sectors - 1)) &&
+	       bio_sectors(bio) == rc->geo.block_sectors &&
+	       READ_ONCE(rc->auto_remap) && !READ_ONCE(rc->md.failed);
+}
+
 int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 {
 	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
@@ -359,6 +472,8 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 	const struct dmr_table *t;
 	u64 block, last, e, end;
 
+	io->state = DMR_IO_MAPPED;
+	io->spare = false;
 	rcu_read_lock();
 	/* Acquire pairs with the worker's release: a new gen implies busy flags. */
 	io->gen = smp_load_acquire(&rc->gen);
@@ -381,12 +496,26 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 		}
 		/* Re-read: the defer path may have seen the migration finish. */
 		e = dmr_table_lookup(rcu_dereference(rc->index.table), block);
+		if (unlikely(e && dmr_entry_pending(rc, e))) {
+			if (!dmr_pending_full_write(rc, bio, sector))
+				goto to_main;	/* reads and partial writes try main */
+			rcu_read_unlock();
+			this_cpu_dec(rc->inflight->n[io->gen]);
+			io->iter = bio->bi_iter;
+			io->iter.bi_sector = sector;
+			dmr_account(rc, bio);
+			dmr_hold_bio(rc, bio, DMR_IO_HELD_WRITE);
+			return DM_MAPIO_SUBMITTED;
+		}
 		if (e) {
 			u64 slot = dmr_entry_slot(&rc->index.geom, e);
 
 			bio_set_dev(bio, rc->spare_dev->bdev);
 			bio->bi_iter.bi_sector = dmr_slot_sector(&rc->geo, slot) +
-				(sector & ((1U << rc->block_shift) - 1));
+				(sector & (rc->geo.block_sectors - 1));
+			io->iter = bio->bi_iter;
+			io->spare = true;
+			io->block = block;
 			this_cpu_inc(rc->stats->spare_ios);
 			trace_dmr_spare_io(sector, bio_sectors(bio), slot,
 					   op_is_write(bio_op(bio)));
@@ -405,6 +534,7 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 
 to_main:
 	rcu_read_unlock();
+	io->iter = bio->bi_iter;
 	if (unlikely(!nr)) {
 		/* Empty flush: one clone per device. */
 		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ?
@@ -413,6 +543,7 @@ to_main:
 	}
 	bio_set_dev(bio, rc->main_dev->bdev);
 	bio->bi_iter.bi_sector = sector;
+	io->iter.bi_sector = sector;
 	dmr_account(rc, bio);
 	return DM_MAPIO_REMAPPED;
 }
@@ -422,24 +553,41 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 	return dmr_map_bio(ti->private, bio);
 }
 
+/* Media errors on reads and writes are worth a retry and a remap. */
+static bool dmr_recoverable(struct remap_c *rc, struct bio *bio,
+			    blk_status_t error)
+{
+	return (error == BLK_STS_IOERR || error == BLK_STS_MEDIUM) &&
+	       (bio_op(bio) == REQ_OP_READ || bio_op(bio) == REQ_OP_WRITE) &&
+	       READ_ONCE(rc->auto_remap);
+}
+
 static int remap_end_io(struct dm_target *ti, struct bio *bio,
 			blk_status_t *error)
 {
 	struct remap_c *rc = ti->private;
 	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
+	bool write;
 
+	if (unlikely(io->state == DMR_IO_FINAL))
+		return DM_ENDIO_DONE;	/* completed by the worker */
 	this_cpu_dec(rc->inflight->n[io->gen]);
-	if (unlikely(*error)) {
-		bool write = op_is_write(bio_op(bio));
+	if (likely(!*error) || !io->iter.bi_size)
+		return DM_ENDIO_DONE;
 
-		if (write)
-			this_cpu_inc(rc->stats->write_errors);
-		else
-			this_cpu_inc(rc->stats->read_errors);
-		trace_dmr_io_error(dm_target_offset(ti, bio->bi_iter.bi_sector),
-				   bio_sectors(bio), write,
-				   blk_status_to_errno(*error), "passed");
+	write = op_is_write(bio_op(bio));
+	if (write)
+		this_cpu_inc(rc->stats->write_errors);
+	else
+		this_cpu_inc(rc->stats->read_errors);
+	if (dmr_recoverable(rc, bio, *error)) {
+		/* Completion consumed the iterator: restore it for the retry. */
+		bio->bi_iter = io->iter;
+		dmr_hold_bio(rc, bio, DMR_IO_HELD);
+		return DM_ENDIO_INCOMPLETE;
 	}
+	trace_dmr_io_error(io->iter.bi_sector, io->iter.bi_size >> SECTOR_SHIFT, write,
+			   blk_status_to_errno(*error), "passed");
 	return DM_ENDIO_DONE;
 }
 
@@ -481,8 +629,22 @@ static void emit_table_line(struct remap_c *rc, char *result, unsigned int maxle
 
 	DMEMIT("%s %s %llu %llu", rc->main_dev->name, rc->spare_dev->name,
 	       rc->geo.spare_start, rc->geo.spare_len);
+	unsigned int n = 0;
+
+	n += rc->geo.block_size != DMR_DEFAULT_BLOCK_SIZE ? 2 : 0;
+	n += !rc->auto_remap ? 2 : 0;
+	n += rc->read_retries != READ_ONCE(read_retries) ? 2 : 0;
+	n += rc->commit_interval != READ_ONCE(commit_interval) ? 2 : 0;
+	if (n)
+		DMEMIT(" %u", n);
 	if (rc->geo.block_size != DMR_DEFAULT_BLOCK_SIZE)
-		DMEMIT(" 2 block_size %u", rc->geo.block_size);
+		DMEMIT(" block_size %u", rc->geo.block_size);
+	if (!rc->auto_remap)
+		DMEMIT(" auto_remap off");
+	if (rc->read_retries != READ_ONCE(read_retries))
+		DMEMIT(" read_retries %u", rc->read_retries);
+	if (rc->commit_interval != READ_ONCE(commit_interval))
+		DMEMIT(" commit_interval %u", rc->commit_interval);
 	*szp = sz;
 }
 
@@ -501,12 +663,17 @@ static void remap_status(struct dm_target *ti, status_type_t type,
 		mutex_lock(&rc->lock);
 		ws = rc->wstats;
 		mutex_unlock(&rc->lock);
-		DMEMIT("%u.%u.%u spare=%llu/%llu remaps=%llu migrating=%llu",
+		DMEMIT("%u.%u.%u spare=%llu/%llu remaps=%llu pending=%llu health=%s",
 		       ti->type->version[0], ti->type->version[1],
 		       ti->type->version[2], rc->slots_used, rc->geo.nr_slots,
-		       dmr_index_live(&rc->index), ws.migrating);
-		DMEMIT(" manual_remaps=%llu unremaps=%llu copy_errors=%llu",
-		       ws.manual_remaps, ws.unremaps, ws.copy_errors);
+		       dmr_index_live(&rc->index) - READ_ONCE(rc->nr_pending),
+		       READ_ONCE(rc->nr_pending),
+		       dmr_health_name(READ_ONCE(rc->health)));
+		DMEMIT(" auto_remap=%s migrating=%llu manual_remaps=%llu auto_remaps=%llu",
+		       READ_ONCE(rc->auto_remap) ? "on" : "off", ws.migrating,
+		       ws.manual_remaps, ws.auto_remaps);
+		DMEMIT(" unremaps=%llu copy_errors=%llu bad_slots=%llu",
+		       ws.unremaps, ws.copy_errors, ws.bad_slots);
 		DMEMIT(" metadata=%s generation=%llu commits=%llu",
 		       READ_ONCE(rc->md.failed) ? "failed" : "ok",
 		       READ_ONCE(rc->md.sb.generation), READ_ONCE(rc->md.commits));
@@ -626,6 +793,10 @@ static int msg_query(struct remap_c *rc, unsigned int argc, char **argv,
 		DMEMIT("sector=%llu block=%llu main", sector, block);
 		return 1;
 	}
+	if (dmr_entry_pending(rc, e)) {
+		DMEMIT("sector=%llu block=%llu pending", sector, block);
+		return 1;
+	}
 	DMEMIT("sector=%llu block=%llu %s slot=%llu spare_sector=%llu", sector,
 	       block, dmr_entry_busy(e) ? "migrating" : "remapped",
 	       dmr_entry_slot(&rc->index.geom, e),
@@ -672,8 +843,11 @@ static int msg_list(struct remap_c *rc, unsigned int argc, char **argv,
 		u64 b = dmr_entry_block(&rc->index.geom, ents[i]);
 		u64 s = dmr_entry_slot(&rc->index.geom, ents[i]);
 
-		DMEMIT("\n%llu %llu %llu %llu", dmr_block_to_sector(rc, b), b, s,
-		       dmr_slot_sector(&rc->geo, s));
+		if (s == rc->pending_slot)
+			DMEMIT("\n%llu %llu pending", dmr_block_to_sector(rc, b), b);
+		else
+			DMEMIT("\n%llu %llu %llu %llu", dmr_block_to_sector(rc, b),
+			       b, s, dmr_slot_sector(&rc->geo, s));
 	}
 	kvfree(ents);
 	return 1;
@@ -700,7 +874,8 @@ static const char remap_help[] =
 	"remap <sector> [<count>]: move the blocks covering the sectors to spare\n"
 	"unremap <sector> [<count>]: copy them back to main, free their spare blocks\n"
 	"query <sector>: where the sector's block lives\n"
-	"list [<from_sector> [<max>]]: remapped blocks, paged (next= continues)\n"
+	"list [<from_sector> [<max>]]: remapped and pending blocks, paged (next=)\n"
+	"auto_remap on|off: remap blocks that fail with I/O errors\n"
 	"stats: I/O counters; clear_stats: reset them\n"
 	"commit (or save): make queued metadata changes durable now\n"
 	"ping: answers pong; help: this text";
@@ -727,6 +902,16 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return msg_query(rc, argc - 1, argv + 1, result, maxlen);
 	if (!strcasecmp(cmd, "list"))
 		return msg_list(rc, argc - 1, argv + 1, result, maxlen);
+	if (!strcasecmp(cmd, "auto_remap")) {
+		bool on;
+
+		if (argc != 2 || parse_on_off(argv[1], &on)) {
+			DMERR("auto_remap: expected on or off");
+			return -EINVAL;
+		}
+		WRITE_ONCE(rc->auto_remap, on);
+		return 0;
+	}
 	if (argc != 1) {
 		DMERR("%s: takes no arguments (or unrecognised message)", cmd);
 		return -EINVAL;

@@ -37,7 +37,7 @@ struct dmr_run {
 };
 
 /* Flip the I/O generation and wait until every bio mapped before is done. */
-static void dmr_quiesce(struct remap_c *rc)
+void dmr_quiesce(struct remap_c *rc)
 {
 	unsigned int old = rc->gen;
 	long sum;
@@ -57,7 +57,7 @@ static void dmr_quiesce(struct remap_c *rc)
 	}
 }
 
-static void dmr_replay(struct remap_c *rc)
+void dmr_replay(struct remap_c *rc)
 {
 	struct bio_list bios;
 	struct bio *bio;
@@ -73,7 +73,7 @@ static void dmr_replay(struct remap_c *rc)
 	}
 }
 
-static u64 dmr_slot_alloc(struct remap_c *rc)
+u64 dmr_slot_alloc(struct remap_c *rc)
 {
 	u64 n = rc->geo.nr_slots, s;
 
@@ -88,7 +88,7 @@ static u64 dmr_slot_alloc(struct remap_c *rc)
 	return s;
 }
 
-static void dmr_slot_free(struct remap_c *rc, u64 slot)
+void dmr_slot_free(struct remap_c *rc, u64 slot)
 {
 	__clear_bit(slot, rc->slot_used);
 	rc->slots_used--;
@@ -306,7 +306,7 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 	mutex_lock(&rc->lock);
 	for (b = first; b < first + count; b++) {
 		e = dmr_index_lookup(&rc->index, b);
-		if (!e) {
+		if (!e || dmr_entry_pending(rc, e)) {
 			req->skipped++;
 			continue;
 		}
@@ -406,6 +406,70 @@ static void dmr_work(struct work_struct *ws)
 	}
 }
 
+static const char *const dmr_health_names[] = {
+	[DMR_HEALTH_OK] = "ok",
+	[DMR_HEALTH_DEGRADED] = "degraded",
+	[DMR_HEALTH_SPARE_LOW] = "spare_low",
+	[DMR_HEALTH_SPARE_FULL] = "spare_full",
+	[DMR_HEALTH_METADATA_FAILED] = "metadata_failed",
+};
+
+const char *dmr_health_name(enum dmr_health h)
+{
+	return dmr_health_names[h];
+}
+
+/* Recompute the health state; every change raises a dm event. */
+void dmr_update_health(struct remap_c *rc)
+{
+	u64 total = rc->geo.nr_slots, used = rc->slots_used;
+	enum dmr_health h;
+
+	if (rc->md.failed)
+		h = DMR_HEALTH_METADATA_FAILED;
+	else if (used >= total || rc->wstats.spare_full_errors)
+		h = DMR_HEALTH_SPARE_FULL;
+	else if ((total - used) * 100 < total * dmr_spare_low_percent())
+		h = DMR_HEALTH_SPARE_LOW;
+	else if (dmr_index_live(&rc->index))
+		h = DMR_HEALTH_DEGRADED;
+	else
+		h = DMR_HEALTH_OK;
+	if (h == READ_ONCE(rc->health))
+		return;
+	DMINFO("%s: health %s -> %s", dm_table_device_name(rc->ti->table),
+	       dmr_health_names[rc->health], dmr_health_names[h]);
+	WRITE_ONCE(rc->health, h);
+	dm_table_event(rc->ti->table);
+}
+
+static void dmr_err_work(struct work_struct *ws)
+{
+	struct remap_c *rc = container_of(to_delayed_work(ws), struct remap_c,
+					  err_work);
+	struct llist_node *list = llist_reverse_order(llist_del_all(&rc->errors));
+	unsigned int noio = memalloc_noio_save();
+
+	if (list)
+		dmr_errors_round(rc, list);
+	dmr_update_health(rc);
+	memalloc_noio_restore(noio);
+}
+
+/*
+ * Hand a bio to the worker (from end_io or map, any context). The first
+ * error of a round waits up to commit_interval for others to join it.
+ */
+void dmr_hold_bio(struct remap_c *rc, struct bio *bio, enum dmr_io_state state)
+{
+	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
+
+	io->state = state;
+	if (llist_add(&io->node, &rc->errors))
+		queue_delayed_work(rc->wq, &rc->err_work,
+				   msecs_to_jiffies(READ_ONCE(rc->commit_interval)));
+}
+
 /* Queue @req without locks and wait until the worker has applied it. */
 void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req)
 {
@@ -417,36 +481,53 @@ void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req)
 
 void dmr_worker_flush(struct remap_c *rc)
 {
+	flush_delayed_work(&rc->err_work);
 	flush_workqueue(rc->wq);
 }
 
 int dmr_worker_init(struct remap_c *rc)
 {
+	int r = -ENOMEM;
+
 	rc->slot_used = kvcalloc(BITS_TO_LONGS(rc->geo.nr_slots),
 				 sizeof(unsigned long), GFP_KERNEL);
-	if (!rc->slot_used)
-		return -ENOMEM;
+	rc->pending = kvcalloc(rc->geo.pending_capacity, sizeof(u64), GFP_KERNEL);
+	if (!rc->slot_used || !rc->pending)
+		goto bad;
+	r = bioset_init(&rc->bs, 16, 0, 0);
+	if (r)
+		goto bad;
 	rc->kcopyd = dm_kcopyd_client_create(NULL);
 	if (IS_ERR(rc->kcopyd)) {
-		int r = PTR_ERR(rc->kcopyd);
-
-		kvfree(rc->slot_used);
-		return r;
+		r = PTR_ERR(rc->kcopyd);
+		goto bad_bs;
 	}
+	r = -ENOMEM;
 	rc->wq = alloc_ordered_workqueue("dm-remap", WQ_MEM_RECLAIM);
-	if (!rc->wq) {
-		dm_kcopyd_client_destroy(rc->kcopyd);
-		kvfree(rc->slot_used);
-		return -ENOMEM;
-	}
+	if (!rc->wq)
+		goto bad_kcopyd;
 	INIT_WORK(&rc->work, dmr_work);
+	INIT_DELAYED_WORK(&rc->err_work, dmr_err_work);
 	init_llist_head(&rc->requests);
+	init_llist_head(&rc->errors);
 	return 0;
+
+bad_kcopyd:
+	dm_kcopyd_client_destroy(rc->kcopyd);
+bad_bs:
+	bioset_exit(&rc->bs);
+bad:
+	kvfree(rc->pending);
+	kvfree(rc->slot_used);
+	return r;
 }
 
 void dmr_worker_exit(struct remap_c *rc)
 {
+	cancel_delayed_work_sync(&rc->err_work);
 	destroy_workqueue(rc->wq);
 	dm_kcopyd_client_destroy(rc->kcopyd);
+	bioset_exit(&rc->bs);
+	kvfree(rc->pending);
 	kvfree(rc->slot_used);
 }

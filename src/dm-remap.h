@@ -41,18 +41,42 @@ struct dmr_inflight {
 	long n[2];
 };
 
-/* Per-bio data: the generation the bio was counted in. */
+enum dmr_io_state {
+	DMR_IO_MAPPED = 0,	/* on its way to a device */
+	DMR_IO_HELD,		/* failed: the worker retries and fixes it */
+	DMR_IO_HELD_WRITE,	/* full write of a pending block: remap it */
+	DMR_IO_FINAL,		/* completed by the worker */
+};
+
+/* Per-bio data, written by the map path and read back after an error. */
 struct dmr_io {
-	unsigned int gen;
+	struct bvec_iter iter;		/* as sent: iter is consumed on completion */
+	struct llist_node node;		/* the worker's error queue */
+	u64 block;			/* main block, for bios sent to a spare slot */
+	u8 gen;				/* generation the bio was counted in */
+	u8 state;			/* enum dmr_io_state */
+	bool spare;			/* sent to a spare slot */
 };
 
 /* Counters of the worker's work; written by the worker only. */
 struct dmr_work_stats {
 	u64 manual_remaps;
+	u64 auto_remaps;
 	u64 unremaps;
 	u64 batches;
 	u64 copy_errors;
+	u64 bad_slots;
+	u64 spare_full_errors;	/* bad blocks left unfixed: no spare */
+	u64 pending_full;	/* unreadable blocks not recorded: list full */
 	u64 migrating;		/* blocks in the batch being migrated */
+};
+
+enum dmr_health {
+	DMR_HEALTH_OK,
+	DMR_HEALTH_DEGRADED,	/* some blocks remapped or pending */
+	DMR_HEALTH_SPARE_LOW,	/* free spare below spare_low_percent */
+	DMR_HEALTH_SPARE_FULL,
+	DMR_HEALTH_METADATA_FAILED,
 };
 
 /* A record change waiting for the next commit. */
@@ -112,6 +136,18 @@ struct remap_c {
 	struct dmr_work_stats wstats;
 	struct dmr_md md;
 	bool suspended;			/* postsuspend..preresume: no new work */
+
+	/* Error handling (dm-remap-errors.c), all worker-side but the queue. */
+	struct llist_head errors;	/* held bios, from end_io and map */
+	struct delayed_work err_work;
+	struct bio_set bs;		/* clones for block-by-block retries */
+	u64 pending_slot;		/* slot value of a pending entry */
+	u64 *pending;			/* pending positions: block + 1, or 0 */
+	u64 nr_pending;
+	bool auto_remap;
+	unsigned int read_retries;
+	unsigned int commit_interval;	/* ms an error may wait to be batched */
+	enum dmr_health health;
 	bool md_failed_seen;		/* the failure event was raised */
 	struct mutex lock;		/* index writes vs list; wstats */
 };
@@ -125,6 +161,7 @@ void dmr_stats_clear(struct remap_c *rc);
 /* dm-remap-target.c: maps one bio (also replays deferred ones). */
 int dmr_map_bio(struct remap_c *rc, struct bio *bio);
 unsigned int dmr_batch_blocks(void);
+unsigned int dmr_spare_low_percent(void);
 
 /* dm-remap-worker.c */
 enum dmr_req_op {
@@ -149,6 +186,13 @@ struct dmr_req {
 };
 
 int dmr_worker_init(struct remap_c *rc);
+void dmr_quiesce(struct remap_c *rc);
+void dmr_replay(struct remap_c *rc);
+u64 dmr_slot_alloc(struct remap_c *rc);
+void dmr_slot_free(struct remap_c *rc, u64 slot);
+void dmr_hold_bio(struct remap_c *rc, struct bio *bio, enum dmr_io_state state);
+void dmr_update_health(struct remap_c *rc);
+const char *dmr_health_name(enum dmr_health h);
 void dmr_worker_exit(struct remap_c *rc);
 void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req);
 void dmr_worker_flush(struct remap_c *rc);
@@ -161,6 +205,16 @@ int dmr_md_reload(struct remap_c *rc, const char **why);
 int dmr_md_set(struct remap_c *rc, u64 slot, u64 rec);
 int dmr_md_commit(struct remap_c *rc);
 void dmr_md_discard(struct remap_c *rc);
+
+/* dm-remap-errors.c (worker) */
+void dmr_errors_round(struct remap_c *rc, struct llist_node *list);
+int dmr_pending_add(struct remap_c *rc, u64 block);
+void dmr_pending_remove(struct remap_c *rc, u64 block);
+
+static inline bool dmr_entry_pending(const struct remap_c *rc, u64 e)
+{
+	return dmr_entry_slot(&rc->index.geom, e) == rc->pending_slot;
+}
 
 static inline sector_t dmr_block_to_sector(struct remap_c *rc, u64 block)
 {

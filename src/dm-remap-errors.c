@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Automatic remapping: bios that failed on a device are retried block by
+ * block in the worker; blocks that keep failing are remapped (writes) or
+ * recorded as pending (reads), and the held bios completed only after that
+ * is durable. Runs in the worker; touches the table, slot map and metadata.
+ */
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/dm-io.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+
+#include "dm-remap.h"
+#include "trace.h"
+
+/* The piece of one held bio that lies inside one block. */
+struct dmr_item {
+	struct bio *bio;
+	u64 block;
+	unsigned int seq;	/* arrival order, kept by the sort */
+	unsigned int off;	/* sectors into the block */
+	unsigned int len;	/* sectors */
+	unsigned int bio_off;	/* bytes into the bio */
+	bool write;
+	bool spare;		/* the bio had been mapped to the spare */
+	bool bad;		/* still failing after the retries */
+	bool done;		/* the data is where it belongs */
+};
+
+/* Where one bad block's data goes. */
+struct dmr_fix {
+	u64 block;
+	u64 old;		/* previous entry (0: main, or pending) */
+	u64 slot;		/* destination slot */
+	unsigned int first;	/* its items: [first, first + n) */
+	unsigned int n;
+	bool relocate;		/* the old spare slot failed: mark it bad */
+	bool ok;
+};
+
+/* Metadata record index of pending position @pos (after all entry records). */
+static u64 pending_rec(struct remap_c *rc, u64 pos)
+{
+	return rc->geo.nr_entry_blocks * rc->geo.entries_per_block + pos;
+}
+
+/* Remember an unreadable main block until a full write remaps it. */
+int dmr_pending_add(struct remap_c *rc, u64 block)
+{
+	u64 pos;
+	int r;
+
+	for (pos = 0; pos < rc->geo.pending_capacity; pos++)
+		if (!rc->pending[pos])
+			break;
+	if (pos == rc->geo.pending_capacity) {
+		rc->wstats.pending_full++;
+		return -ENOSPC;
+	}
+	r = dmr_index_insert(&rc->index, block, rc->pending_slot, false);
+	if (r)
+		return r;
+	r = dmr_md_set(rc, pending_rec(rc, pos),
+		       dmr_rec_make(DMR_REC_PENDING, block));
+	if (r) {
+		dmr_index_remove(&rc->index, block);
+		return r;
+	}
+	rc->pending[pos] = block + 1;
+	rc->nr_pending++;
+	return 0;
+}
+
+/* Forget a pending block (its table entry is the caller's business). */
+void dmr_pending_remove(struct remap_c *rc, u64 block)
+{
+	u64 pos;
+
+	for (pos = 0; pos < rc->geo.pending_capacity; pos++) {
+		if (rc->pending[pos] == block + 1) {
+			rc->pending[pos] = 0;
+			rc->nr_pending--;
+			dmr_md_set(rc, pending_rec(rc, pos), 0);
+			return;
+		}
+	}
+}
+
+static struct dmr_io *io_of(struct bio *bio)
+{
+	return dm_per_bio_data(bio, sizeof(struct dmr_io));
+}
+
+/* Resubmit one item of a held bio to where it went before; 0 on success. */
+static int item_retry(struct remap_c *rc, struct dmr_item *it)
+{
+	struct dmr_io *io = io_of(it->bio);
+	struct bio *clone;
+	int r;
+
+	clone = bio_alloc_clone(io->spare ? rc->spare_dev->bdev :
+				rc->main_dev->bdev, it->bio, GFP_NOIO, &rc->bs);
+	if (!clone)
+		return -ENOMEM;
+	clone->bi_iter = io->iter;
+	bio_advance(clone, it->bio_off);
+	clone->bi_iter.bi_size = it->len << SECTOR_SHIFT;
+	clone->bi_opf = (it->write ? REQ_OP_WRITE : REQ_OP_READ) | REQ_SYNC;
+	r = submit_bio_wait(clone);
+	bio_put(clone);
+	return r;
+}
+
+/* Synchronous whole-block I/O to main or a spare slot through dm-io. */
+static int block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
+		    void *buf)
+{
+	struct dm_io_region region = {
+		.bdev = spare ? rc->spare_dev->bdev : rc->main_dev->bdev,
+		.sector = spare ? dmr_slot_sector(&rc->geo, where) :
+				  dmr_block_to_sector(rc, where),
+		.count = rc->geo.block_sectors,
+	};
+	struct dm_io_request req = {
+		.bi_opf = op | REQ_SYNC,
+		.mem.type = DM_IO_VMA,
+		.mem.ptr.vma = buf,
+		.client = rc->md.io,
+	};
+
+	return dm_io(&req, 1, &region, NULL, IOPRIO_DEFAULT);
+}
+
+/* Copy an item's data out of its bio into the block buffer. */
+static void item_copy(struct dmr_item *it, void *block)
+{
+	struct bvec_iter iter = io_of(it->bio)->iter;
+	char *to = block + (it->off << SECTOR_SHIFT);
+	struct bio_vec bv;
+
+	bio_advance_iter(it->bio, &iter, it->bio_off);
+	iter.bi_size = it->len << SECTOR_SHIFT;
+	__bio_for_each_segment(bv, it->bio, iter, iter) {
+		memcpy_from_bvec(to, &bv);
+		to += bv.bv_len;
+	}
+}
+
+/* Split the held bios into per-block items, in arrival order. */
+static struct dmr_item *make_items(struct remap_c *rc, struct llist_node *list,
+				   unsigned int *nr)
+{
+	const unsigned int bs = rc->geo.block_sectors;
+	struct dmr_item *items = NULL;
+	unsigned int n = 0, cap = 0;
+	struct dmr_io *io, *tmp;
+
+	llist_for_each_entry_safe(io, tmp, list, node) {
+		struct bio *bio = dm_bio_from_per_bio_data(io, sizeof(*io));
+		u64 sector = io->spare ? dmr_block_to_sector(rc, io->block) +
+			     ((io->iter.bi_sector - rc->geo.data_start) & (bs - 1)) :
+			     io->iter.bi_sector;
+		unsigned int left = io->iter.bi_size >> SECTOR_SHIFT, done = 0;
+
+		while (left) {
+			struct dmr_item *it;
+			unsigned int off = sector & (bs - 1);
+
+			if (n == cap) {
+				struct dmr_item *bigger;
+
+				cap = max(64U, cap * 2);
+				bigger = kvrealloc(items, n * sizeof(*items),
+						   cap * sizeof(*items), GFP_NOIO);
+				if (!bigger) {
+					kvfree(items);
+					return NULL;
+				}
+				items = bigger;
+			}
+			it = &items[n];
+			*it = (struct dmr_item) {
+				.bio = bio, .seq = n, .off = off,
+				.block = sector >> rc->block_shift,
+				.len = min(left, bs - off),
+				.bio_off = done << SECTOR_SHIFT,
+				.write = op_is_write(bio_op(bio)),
+				.spare = io->spare,
+				.bad = io->state == DMR_IO_HELD_WRITE,
+			};
+			sector += it->len;
+			done += it->len;
+			left -= it->len;
+			n++;
+		}
+	}
+	*nr = n;
+	return items;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct dmr_item *x = a, *y = b;
+
+	if (x->block != y->block)
+		return x->block < y->block ? -1 : 1;
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+/* Retry every item that did not come in already known bad. */
+static void retry_items(struct remap_c *rc, struct dmr_item *items,
+			unsigned int n)
+{
+	unsigned int i, t, tries;
+
+	for (i = 0; i < n; i++) {
+		struct dmr_item *it = &items[i];
+
+		if (it->bad)
+			continue;
+		tries = it->write ? 1 : rc->read_retries;
+		for (t = 0; t < tries; t++) {
+			if (!item_retry(rc, it)) {
+				it->done = true;
+				break;
+			}
+		}
+		it->bad = !it->done;
+	}
+}
+
+/* Do the bad write items of @fix cover its whole block? */
+static bool fix_covers_block(struct remap_c *rc, struct dmr_item *items,
+			     struct dmr_fix *fix)
+{
+	unsigned long covered[BITS_TO_LONGS(DMR_MAX_BLOCK_SIZE >> SECTOR_SHIFT)];
+	unsigned int i;
+
+	bitmap_zero(covered, rc->geo.block_sectors);
+	for (i = fix->first; i < fix->first + fix->n; i++)
+		if (items[i].write)
+			bitmap_set(covered, items[i].off, items[i].len);
+	return bitmap_full(covered, rc->geo.block_sectors);
+}
+
+/*
+ * Build the block's new content (old content, when readable and needed, with
+ * the held writes laid over it in arrival order) and write it to a spare
+ * slot; a slot that fails is marked bad and the next one tried.
+ */
+static int fix_write(struct remap_c *rc, struct dmr_item *items,
+		     struct dmr_fix *fix, void *buf)
+{
+	const struct dmr_geom *g = &rc->index.geom;
+	unsigned int i, tries;
+	int r;
+
+	if (!fix_covers_block(rc, items, fix)) {
+		bool from_spare = fix->old && !dmr_entry_pending(rc, fix->old);
+
+		r = block_io(rc, REQ_OP_READ, from_spare, from_spare ?
+			     dmr_entry_slot(g, fix->old) : fix->block, buf);
+		if (r)
+			return r;	/* the rest of the block is unreadable */
+	}
+	for (i = fix->first; i < fix->first + fix->n; i++)
+		if (items[i].write)
+			item_copy(&items[i], buf);
+
+	for (tries = 0; tries < 4; tries++) {
+		r = block_io(rc, REQ_OP_WRITE, true, fix->slot, buf);
+		if (!r)
+			return 0;
+		/* Never reuse it; persisted with the batch. */
+		rc->wstats.bad_slots++;
+		if (dmr_md_set(rc, fix->slot, dmr_rec_make(DMR_REC_BAD, 0)))
+			return -ENOMEM;
+		fix->slot = dmr_slot_alloc(rc);
+		if (fix->slot == U64_MAX)
+			return -ENOSPC;
+	}
+	return r;
+}
+
+/*
+ * Pick the destination of every bad block with held writes: its existing
+ * slot when the failure came from main after it was remapped, else a new
+ * slot. Returns the number of fixes; blocks that cannot be fixed (no spare,
+ * auto_remap off, metadata failed) keep their items bad.
+ */
+static unsigned int plan_fixes(struct remap_c *rc, struct dmr_item *items,
+			       unsigned int n, struct dmr_fix *fixes)
+{
+	const struct dmr_geom *g = &rc->index.geom;
+	unsigned int i = 0, j, nf = 0;
+	bool has_write;
+
+	while (i < n) {
+		struct dmr_fix *fix = &fixes[nf];
+		bool from_spare = false;
+		u64 e;
+
+		for (j = i, has_write = false;
+		     j < n && items[j].block == items[i].block; j++) {
+			has_write |= items[j].bad && items[j].write;
+			from_spare |= items[j].bad && items[j].write && items[j].spare;
+		}
+		if (!has_write || !READ_ONCE(rc->auto_remap) || rc->md.failed) {
+			i = j;
+			continue;
+		}
+		e = dmr_index_lookup(&rc->index, items[i].block);
+		*fix = (struct dmr_fix) { .block = items[i].block, .old = e,
+					  .first = i, .n = j - i };
+		if (e && !dmr_entry_pending(rc, e) && !from_spare) {
+			/* Remapped since this bio was mapped to main. */
+			fix->slot = dmr_entry_slot(g, e);
+		} else {
+			fix->slot = dmr_slot_alloc(rc);
+			if (fix->slot == U64_MAX) {
+				rc->wstats.spare_full_errors++;
+				i = j;
+				continue;
+			}
+			fix->relocate = e && !dmr_entry_pending(rc, e);
+		}
+		nf++;
+		i = j;
+	}
+	return nf;
+}
+
+/* Publish the fixes (busy) so that new I/O to those blocks waits. */
+static int publish_busy(struct remap_c *rc, struct dmr_fix *fixes,
+			unsigned int nf)
+{
+	unsigned int i;
+	int r;
+
+	r = dmr_index_reserve(&rc->index, nf);
+	for (i = 0; !r && i < nf; i++) {
+		if (fixes[i].old)
+			r = dmr_index_update(&rc->index, fixes[i].block,
+					     dmr_entry_slot(&rc->index.geom, fixes[i].old),
+					     true);
+		else
+			r = dmr_index_insert(&rc->index, fixes[i].block,
+					     rc->pending_slot, true);
+	}
+	return r;
+}
+
+/* Record blocks whose reads keep failing as pending (persisted). */
+static void plan_pending(struct remap_c *rc, struct dmr_item *items,
+			 unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct dmr_item *it = &items[i];
+
+		if (!it->bad || it->write || it->spare)
+			continue;
+		if (i && items[i - 1].block == it->block && items[i - 1].bad &&
+		    !items[i - 1].write)
+			continue;
+		if (dmr_index_lookup(&rc->index, it->block))
+			continue;	/* already pending, or remapped since */
+		if (dmr_pending_add(rc, it->block))
+			continue;	/* pending list full: error only */
+		trace_dmr_remap(it->block, rc->pending_slot, true, "pending");
+	}
+}
+
+static void complete_items(struct remap_c *rc, struct dmr_item *items,
+			   unsigned int n)
+{
+	unsigned int i, j;
+
+	/* Items of one bio are scattered by the sort: gather by bio. */
+	for (i = 0; i < n; i++) {
+		struct bio *bio = items[i].bio;
+		struct dmr_io *io;
+		bool ok = true;
+
+		if (!bio)
+			continue;
+		for (j = i; j < n; j++) {
+			if (items[j].bio != bio)
+				continue;
+			ok &= items[j].done;
+			if (j != i)
+				items[j].bio = NULL;
+		}
+		io = io_of(bio);
+		trace_dmr_io_error(io->iter.bi_sector, io->iter.bi_size >> SECTOR_SHIFT,
+				   op_is_write(bio_op(bio)), ok ? 0 : -EIO,
+				   ok ? "recovered" : "failed");
+		io->state = DMR_IO_FINAL;
+		bio->bi_status = ok ? BLK_STS_OK : BLK_STS_IOERR;
+		bio_endio(bio);
+	}
+}
+
+/*
+ * One round over every held bio: retry, remap bad written blocks, mark
+ * unreadable ones pending, commit once, then complete the bios.
+ */
+void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
+{
+	const struct dmr_geom *g = &rc->index.geom;
+	unsigned int n, nf, i, j;
+	struct dmr_item *items;
+	struct dmr_fix *fixes = NULL;
+	void *buf = NULL;
+	int r = 0;
+
+	items = make_items(rc, list, &n);
+	if (!items) {
+		struct dmr_io *io, *tmp;
+
+		llist_for_each_entry_safe(io, tmp, list, node) {
+			struct bio *bio = dm_bio_from_per_bio_data(io, sizeof(*io));
+
+			io->state = DMR_IO_FINAL;
+			bio->bi_status = BLK_STS_RESOURCE;
+			bio_endio(bio);
+		}
+		return;
+	}
+	retry_items(rc, items, n);
+	sort(items, n, sizeof(*items), cmp_item, NULL);
+
+	fixes = kvcalloc(n, sizeof(*fixes), GFP_NOIO);
+	buf = kvmalloc(rc->geo.block_size, GFP_NOIO);
+	if (!fixes || !buf)
+		goto complete;
+
+	mutex_lock(&rc->lock);
+	nf = plan_fixes(rc, items, n, fixes);
+	r = publish_busy(rc, fixes, nf);
+	mutex_unlock(&rc->lock);
+	if (r)
+		nf = 0;	/* nothing published: the items stay bad */
+	if (nf)
+		dmr_quiesce(rc);
+
+	for (i = 0; i < nf; i++)
+		fixes[i].ok = !fix_write(rc, items, &fixes[i], buf);
+	for (i = 0; i < nf; i++) {
+		struct dmr_fix *fix = &fixes[i];
+
+		if (!fix->ok)
+			continue;
+		if (fix->old && dmr_entry_pending(rc, fix->old))
+			dmr_pending_remove(rc, fix->block);
+		/* The old slot's record becomes BAD only once the data moved. */
+		if (fix->relocate) {
+			rc->wstats.bad_slots++;
+			r = dmr_md_set(rc, dmr_entry_slot(g, fix->old),
+				       dmr_rec_make(DMR_REC_BAD, 0));
+		}
+		r = r ?: dmr_md_set(rc, fix->slot,
+				    dmr_rec_make(DMR_REC_MAPPED, fix->block));
+		if (r)
+			break;
+	}
+	if (r)
+		dmr_md_discard(rc);
+	mutex_lock(&rc->lock);
+	plan_pending(rc, items, n);
+	mutex_unlock(&rc->lock);
+	r = r ?: dmr_md_commit(rc);
+
+	mutex_lock(&rc->lock);
+	for (i = 0; i < nf; i++) {
+		struct dmr_fix *fix = &fixes[i];
+		bool live = !r && fix->ok;
+
+		if (live) {
+			dmr_index_update(&rc->index, fix->block, fix->slot, false);
+			rc->wstats.auto_remaps += !fix->old ||
+						  dmr_entry_pending(rc, fix->old);
+			trace_dmr_remap(fix->block, fix->slot, true, "auto");
+		} else if (fix->old) {
+			dmr_index_update(&rc->index, fix->block,
+					 dmr_entry_slot(g, fix->old), false);
+		} else {
+			dmr_index_remove(&rc->index, fix->block);
+		}
+		if (!live && (!fix->old || dmr_entry_slot(g, fix->old) != fix->slot))
+			dmr_slot_free(rc, fix->slot);
+		for (j = fix->first; j < fix->first + fix->n; j++)
+			if (items[j].write && items[j].bad)
+				items[j].done = live;
+	}
+	mutex_unlock(&rc->lock);
+	dmr_replay(rc);
+
+complete:
+	complete_items(rc, items, n);
+	kvfree(buf);
+	kvfree(fixes);
+	kvfree(items);
+}
