@@ -125,8 +125,8 @@ static int block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
 	};
 	struct dm_io_request req = {
 		.bi_opf = op | REQ_SYNC,
-		.mem.type = DM_IO_VMA,
-		.mem.ptr.vma = buf,
+		.mem.type = DM_IO_KMEM,
+		.mem.ptr.addr = buf,
 		.client = rc->md.io,
 	};
 
@@ -172,8 +172,9 @@ static struct dmr_item *make_items(struct remap_c *rc, struct llist_node *list,
 				struct dmr_item *bigger;
 
 				cap = max(64U, cap * 2);
+				/* The worker runs under memalloc_noio_save(). */
 				bigger = kvrealloc(items, n * sizeof(*items),
-						   cap * sizeof(*items), GFP_NOIO);
+						   cap * sizeof(*items), GFP_KERNEL);
 				if (!bigger) {
 					kvfree(items);
 					return NULL;
@@ -433,8 +434,8 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 	retry_items(rc, items, n);
 	sort(items, n, sizeof(*items), cmp_item, NULL);
 
-	fixes = kvcalloc(n, sizeof(*fixes), GFP_NOIO);
-	buf = kvmalloc(rc->geo.block_size, GFP_NOIO);
+	fixes = kvcalloc(n, sizeof(*fixes), GFP_KERNEL);
+	buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
 	if (!fixes || !buf)
 		goto complete;
 
@@ -501,7 +502,7 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 
 complete:
 	complete_items(rc, items, n);
-	kvfree(buf);
+	kfree(buf);
 	kvfree(fixes);
 	kvfree(items);
 }
