@@ -233,7 +233,7 @@ int dmr_index_insert(struct dmr_index *ix, u64 block, u64 slot, bool busy)
 	if (block >= ix->geom.nr_blocks || slot >= ix->geom.nr_slots)
 		return -ERANGE;
 	if (t) {
-		dmr_table_probe(t, block, &found);
+		i = dmr_table_probe(t, block, &found);
 		if (found)
 			return -EEXIST;
 	}
@@ -242,8 +242,8 @@ int dmr_index_insert(struct dmr_index *ix, u64 block, u64 slot, bool busy)
 		if (r)
 			return r;
 		t = dmr_wtable(ix);
+		i = dmr_table_probe(t, block, &found);
 	}
-	i = dmr_table_probe(t, block, &found);
 	if (t->entries[i] == DMR_ENTRY_EMPTY)
 		t->used++;
 	t->live++;

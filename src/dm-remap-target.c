@@ -536,6 +536,9 @@ to_main:
 	rcu_read_unlock();
 	io->iter = bio->bi_iter;
 	if (unlikely(!nr)) {
+		/* A flush should not wait out commit_interval for held writes. */
+		if (unlikely(!llist_empty(&rc->errors)))
+			mod_delayed_work(rc->wq, &rc->err_work, 0);
 		/* Empty flush: one clone per device. */
 		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ?
 			    rc->spare_dev->bdev : rc->main_dev->bdev);
