@@ -130,7 +130,7 @@ static int block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
 		.client = rc->md.io,
 	};
 
-	return dm_io(&req, 1, &region, NULL, IOPRIO_DEFAULT);
+	return dmr_dm_io(&req, 1, &region, NULL);
 }
 
 /* Copy an item's data out of its bio into the block buffer. */
@@ -173,8 +173,9 @@ static struct dmr_item *make_items(struct remap_c *rc, struct llist_node *list,
 
 				cap = max(64U, cap * 2);
 				/* The worker runs under memalloc_noio_save(). */
-				bigger = kvrealloc(items, n * sizeof(*items),
-						   cap * sizeof(*items), GFP_KERNEL);
+				bigger = dmr_kvrealloc(items, n * sizeof(*items),
+						       cap * sizeof(*items),
+						       GFP_KERNEL);
 				if (!bigger) {
 					kvfree(items);
 					return NULL;

@@ -38,7 +38,7 @@ static int md_write_sync(struct dmr_md *md, u64 md_index, void *buf,
 		.client = md->io,
 	};
 
-	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+	return dmr_dm_io(&req, 1, &where, NULL);
 }
 
 static int md_read(struct dmr_md *md, u64 md_index, void *buf)

@@ -279,7 +279,7 @@ static int remap_init_index(struct dm_target *ti, struct remap_c *rc)
  */
 static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
-	fmode_t mode = dm_table_get_mode(ti->table);
+	dmr_mode_t mode = dm_table_get_mode(ti->table);
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
 	u32 block_size = DMR_DEFAULT_BLOCK_SIZE;
 	u64 spare_start, spare_len;
@@ -352,8 +352,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = (char *)why;
 		goto bad_worker;
 	}
-	rc->health = rc->md.sb.nr_mapped || rc->nr_pending ?
-		     DMR_HEALTH_DEGRADED : DMR_HEALTH_OK;
+	dmr_health_init(rc);
 
 	/* Bio 0 of a flush goes to main, bio 1 to the spare. */
 	ti->num_flush_bios = 2;

@@ -388,10 +388,7 @@ static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 	trace_dmr_batch(dmr_op_names[req->op], req->changed, t1 - t0, r);
 	if (dmr_index_capacity(&rc->index) != cap)
 		trace_dmr_resize(cap, dmr_index_capacity(&rc->index), t1 - t0);
-	if (rc->md.failed && !rc->md_failed_seen) {
-		rc->md_failed_seen = true;
-		dm_table_event(rc->ti->table);
-	}
+	dmr_update_health(rc);
 }
 
 static void dmr_work(struct work_struct *ws)
@@ -419,15 +416,14 @@ const char *dmr_health_name(enum dmr_health h)
 	return dmr_health_names[h];
 }
 
-/* Recompute the health state; every change raises a dm event. */
-void dmr_update_health(struct remap_c *rc)
+static enum dmr_health dmr_health_now(struct remap_c *rc)
 {
 	u64 total = rc->geo.nr_slots, used = rc->slots_used;
 	enum dmr_health h;
 
 	if (rc->md.failed)
 		h = DMR_HEALTH_METADATA_FAILED;
-	else if (used >= total || rc->wstats.spare_full_errors)
+	else if (used >= total)
 		h = DMR_HEALTH_SPARE_FULL;
 	else if ((total - used) * 100 < total * dmr_spare_low_percent())
 		h = DMR_HEALTH_SPARE_LOW;
@@ -435,6 +431,20 @@ void dmr_update_health(struct remap_c *rc)
 		h = DMR_HEALTH_DEGRADED;
 	else
 		h = DMR_HEALTH_OK;
+	return h;
+}
+
+/* The state a freshly loaded table starts in: no event for it. */
+void dmr_health_init(struct remap_c *rc)
+{
+	rc->health = dmr_health_now(rc);
+}
+
+/* Recompute the health state; every change raises a dm event. */
+void dmr_update_health(struct remap_c *rc)
+{
+	enum dmr_health h = dmr_health_now(rc);
+
 	if (h == READ_ONCE(rc->health))
 		return;
 	DMINFO("%s: health %s -> %s", dm_table_device_name(rc->ti->table),

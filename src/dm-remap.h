@@ -18,6 +18,8 @@
 #include <dm-remap/format.h>
 #include <dm-remap/table.h>
 
+#include "compat.h"
+
 #define DM_MSG_PREFIX "remap"
 
 /* Per-CPU I/O counters; summed only when status is read. */
@@ -148,7 +150,6 @@ struct remap_c {
 	unsigned int read_retries;
 	unsigned int commit_interval;	/* ms an error may wait to be batched */
 	enum dmr_health health;
-	bool md_failed_seen;		/* the failure event was raised */
 	struct mutex lock;		/* index writes vs list; wstats */
 };
 
@@ -192,6 +193,7 @@ u64 dmr_slot_alloc(struct remap_c *rc);
 void dmr_slot_free(struct remap_c *rc, u64 slot);
 void dmr_hold_bio(struct remap_c *rc, struct bio *bio, enum dmr_io_state state);
 void dmr_update_health(struct remap_c *rc);
+void dmr_health_init(struct remap_c *rc);
 const char *dmr_health_name(enum dmr_health h);
 void dmr_worker_exit(struct remap_c *rc);
 void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req);

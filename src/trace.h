@@ -11,6 +11,8 @@
 
 #include <linux/tracepoint.h>
 
+#include "compat.h"
+
 /* A bio (or the piece of it inside one block) sent to a spare block. */
 TRACE_EVENT(dmr_spare_io,
 	    TP_PROTO(u64 sector, unsigned int sectors, u64 slot, bool write),
@@ -52,7 +54,7 @@ TRACE_EVENT(dmr_remap,
 	    TP_fast_assign(__entry->block = block;
 			   __entry->slot = slot;
 			   __entry->added = added;
-			   __assign_str(reason, reason);),
+			   dmr_assign_str(reason, reason);),
 	    TP_printk("block=%llu slot=%llu %s reason=%s", __entry->block,
 		      __entry->slot, __entry->added ? "added" : "removed",
 		      __get_str(reason))
@@ -66,7 +68,7 @@ TRACE_EVENT(dmr_batch,
 			     __field(u64, count)
 			     __field(u64, duration_ns)
 			     __field(int, error)),
-	    TP_fast_assign(__assign_str(op, op);
+	    TP_fast_assign(dmr_assign_str(op, op);
 			   __entry->count = count;
 			   __entry->duration_ns = duration_ns;
 			   __entry->error = error;),
@@ -120,7 +122,7 @@ TRACE_EVENT(dmr_io_error,
 			   __entry->sectors = sectors;
 			   __entry->write = write;
 			   __entry->error = error;
-			   __assign_str(outcome, outcome);),
+			   dmr_assign_str(outcome, outcome);),
 	    TP_printk("sector=%llu sectors=%u %s error=%d outcome=%s",
 		      __entry->sector, __entry->sectors, __entry->write ? "W" : "R",
 		      __entry->error, __get_str(outcome))
