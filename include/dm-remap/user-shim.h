@@ -199,9 +199,15 @@ static inline bool is_power_of_2(unsigned long n)
 static inline void *memchr_inv(const void *start, int c, size_t bytes)
 {
 	const u8 *p = start;
-	size_t i;
+	u64 pat = 0x0101010101010101ULL * (u8)c, w;
+	size_t i = 0;
 
-	for (i = 0; i < bytes; i++)
+	for (; i + 8 <= bytes; i += 8) {	/* word at a time */
+		memcpy(&w, p + i, 8);
+		if (w != pat)
+			break;
+	}
+	for (; i < bytes; i++)
 		if (p[i] != (u8)c)
 			return (void *)(p + i);
 	return NULL;

@@ -1,0 +1,220 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# End-to-end test of dm-remap-tool on image files: format, restore, check,
+# dump, corruption, repair, refusals. Writes only under $FMT_TMP (or mktemp).
+set -u
+
+TOOL=${1:-$(dirname "$0")/../../tools/dm-remap-tool}
+TOOL=$(realpath "$TOOL")
+if [ -n "${FMT_TMP:-}" ]; then
+	rm -rf "$FMT_TMP"
+	mkdir -p "$FMT_TMP"
+	T=$FMT_TMP
+else
+	T=$(mktemp -d)
+	trap 'rm -rf "$T"' EXIT
+fi
+cd "$T" || exit 2
+
+pass=0
+fail=0
+ok() { echo "PASS: $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL: $1"; fail=$((fail + 1)); [ -f out ] && sed 's/^/    /' out | head -20; }
+# expect RC NAME CMD...: run CMD, output in ./out, compare the exit status
+expect() {
+	local want=$1 name=$2 rc
+	shift 2
+	"$@" >out 2>&1
+	rc=$?
+	if [ "$rc" = "$want" ]; then ok "$name"; else ko "$name (exit $rc, want $want)"; fi
+}
+has() { # has NAME PATTERN: last output contains PATTERN
+	if grep -q -- "$2" out; then ok "$1"; else ko "$1 (no '$2')"; fi
+}
+records() { grep -E '^(map|bad|pending) ' "$1"; }
+
+MAIN=2097152		# 1 GiB main device, 262144 blocks of 4 KiB
+LEN=131072		# 64 MiB spare area
+
+# --- help and usage -------------------------------------------------------
+expect 0 "help" "$TOOL" --help
+has "help lists commands" "repair -o OUT"
+for c in check dump restore repair format; do
+	expect 0 "$c --help" "$TOOL" "$c" --help
+	for s in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLES; do
+		grep -q "^$s" out || ko "$c --help lacks $s"
+	done
+done
+expect 2 "unknown command" "$TOOL" frobnicate x.img
+expect 2 "missing device" "$TOOL" check
+expect 2 "bad number" "$TOOL" format -m 12abc x.img
+expect 2 "check of a missing file" "$TOOL" check does-not-exist.img
+
+# --- format ---------------------------------------------------------------
+truncate -s 64M spare.img
+expect 0 "format" "$TOOL" format -m $MAIN spare.img
+expect 0 "check after format" "$TOOL" check spare.img
+has "check says clean" "result: clean"
+expect 1 "format: bad geometry refused" "$TOOL" format -m 1001 -l $LEN g.img
+has "geometry reason" "not a multiple of the block size"
+expect 1 "format: spare too small" "$TOOL" format -m $MAIN -l 100 g.img
+has "too small reason" "too small"
+
+# --- restore a dump -------------------------------------------------------
+cat >in.txt <<EOF
+# hand-written dump
+block_size 4096
+main_sectors $MAIN
+spare_start 0
+spare_len $LEN
+map 5 0
+map 100 1
+map 262143 600
+map 7 16299
+bad 2
+bad 507
+pending 99
+pending 3
+end
+EOF
+expect 0 "restore" "$TOOL" restore -i in.txt spare.img
+expect 0 "check after restore" "$TOOL" check spare.img
+has "check clean after restore" "result: clean"
+has "bad slots listed" "bad slots: 2 (2, 507)"
+expect 0 "dump text" "$TOOL" dump -o dump1.txt spare.img
+if diff <(records in.txt | sort) <(records dump1.txt | sort) >/dev/null; then
+	ok "dump matches the restored records"
+else
+	ko "dump matches the restored records"
+fi
+expect 0 "dump json" "$TOOL" dump --json -o dump1.json spare.img
+if command -v python3 >/dev/null; then
+	if python3 - dump1.json <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["counts"] == {"mapped": 4, "bad": 2, "pending": 2}, d["counts"]
+m = {x["block"]: x["slot"] for x in d["mappings"]}
+assert m == {5: 0, 100: 1, 262143: 600, 7: 16299}, m
+assert d["bad_slots"] == [2, 507] and d["pending"] == [3, 99]
+g = d["geometry"]
+assert g["block_size"] == 4096 and g["nr_slots"] == 16300, g
+assert d["mappings"][0]["sector"] == g["data_start"] + 8 * d["mappings"][0]["slot"]
+EOF
+	then ok "json dump parses and is right"; else ko "json dump parses and is right"; fi
+fi
+# restore of its own dump round-trips
+cp spare.img rt.img
+expect 0 "restore own dump" "$TOOL" restore -i dump1.txt rt.img
+"$TOOL" dump rt.img >dump2.txt 2>/dev/null
+if diff dump1.txt dump2.txt >/dev/null; then ok "dump/restore round trip"; else ko "dump/restore round trip"; fi
+
+# --- check and dump never write -------------------------------------------
+sum0=$(sha256sum spare.img)
+"$TOOL" check spare.img >/dev/null 2>&1
+"$TOOL" dump spare.img >/dev/null 2>&1
+"$TOOL" dump --json spare.img >/dev/null 2>&1
+chmod a-w spare.img
+expect 0 "check works on a read-only file" "$TOOL" check spare.img
+chmod u+w spare.img
+if [ "$(sha256sum spare.img)" = "$sum0" ]; then ok "check/dump leave the file unchanged"; else ko "check/dump leave the file unchanged"; fi
+
+# --- invalid dumps are refused --------------------------------------------
+sed 's/^map 100 1$/map 5 1/' in.txt >dup.txt
+expect 1 "restore refuses duplicate main block" "$TOOL" restore -i dup.txt rt.img
+has "duplicate reported" "mapped twice"
+sed 's/^map 100 1$/map 100 16300/' in.txt >range.txt
+expect 1 "restore refuses slot out of range" "$TOOL" restore -i range.txt rt.img
+grep -v '^end' in.txt >trunc.txt
+expect 1 "restore refuses a truncated dump" "$TOOL" restore -i trunc.txt rt.img
+has "truncated reported" "missing 'end'"
+expect 1 "restore refuses geometry mismatch" "$TOOL" restore -i in.txt -m 4096 rt.img
+
+# --- refusals to overwrite foreign data -----------------------------------
+head -c 1M /dev/urandom >foreign.img
+truncate -s 64M foreign.img
+sumf=$(sha256sum foreign.img)
+expect 1 "format refuses foreign data" "$TOOL" format -m $MAIN foreign.img
+has "refusal explained" "use --force"
+expect 1 "restore refuses foreign data" "$TOOL" restore -i in.txt foreign.img
+if [ "$(sha256sum foreign.img)" = "$sumf" ]; then ok "refused writes left the file alone"; else ko "refused writes left the file alone"; fi
+expect 1 "check of foreign data fails" "$TOOL" check foreign.img
+has "foreign reported" "foreign data"
+expect 0 "format --force" "$TOOL" format -f -m $MAIN foreign.img
+expect 0 "check after forced format" "$TOOL" check foreign.img
+
+# --- corruption -----------------------------------------------------------
+cp spare.img bad.img
+# entry block 0, copy B (generation 2, current): metadata block 3
+printf '\xff' | dd of=bad.img bs=1 seek=$((3 * 4096 + 100)) conv=notrunc status=none
+sumb=$(sha256sum bad.img)
+expect 1 "check detects a corrupted byte" "$TOOL" check bad.img
+has "corruption message" "error:"
+has "failed result" "result: FAILED"
+expect 1 "dump refuses damaged metadata" "$TOOL" dump bad.img
+expect 1 "dump --force dumps anyway" "$TOOL" dump -f -o forced.txt bad.img
+if [ "$(sha256sum bad.img)" = "$sumb" ]; then ok "check/dump did not touch the damaged file"; else ko "check/dump did not touch the damaged file"; fi
+expect 2 "repair refuses to write over its input" "$TOOL" repair -o bad.img bad.img
+expect 0 "repair to a new file" "$TOOL" repair -o fixed.img bad.img
+expect 0 "check repaired file" "$TOOL" check fixed.img
+has "repaired is clean" "result: clean"
+"$TOOL" dump fixed.img >fixed.txt 2>/dev/null
+if diff <(records dump1.txt) <(records fixed.txt) >/dev/null; then
+	ok "repair kept every record (older copy was identical)"
+else
+	ko "repair kept every record (older copy was identical)"
+fi
+
+# both copies of the pair damaged: repair drops that block, reports it
+cp spare.img bad2.img
+printf '\xff' | dd of=bad2.img bs=1 seek=$((2 * 4096 + 100)) conv=notrunc status=none
+printf '\xff' | dd of=bad2.img bs=1 seek=$((3 * 4096 + 100)) conv=notrunc status=none
+expect 1 "check: both copies damaged" "$TOOL" check bad2.img
+has "no usable copy" "no usable copy"
+expect 0 "repair with a lost block" "$TOOL" repair -o fixed2.img bad2.img
+has "repair reports the loss" "problems found"
+expect 0 "check repaired file 2" "$TOOL" check fixed2.img
+"$TOOL" dump fixed2.img >fixed2.txt 2>/dev/null
+# block 0 held slots 0..505: maps to slots 0 and 1, bad slot 2
+if [ "$(records fixed2.txt | tr '\n' ' ')" = "map 7 16299 map 262143 600 bad 507 pending 3 pending 99 " ]; then
+	ok "repair dropped block 0 only"
+else
+	ko "repair dropped block 0 only"
+fi
+
+# superblocks wiped: repair needs the geometry
+cp spare.img nosb.img
+dd if=/dev/zero of=nosb.img bs=4096 count=2 conv=notrunc status=none
+expect 1 "check: no superblock" "$TOOL" check nosb.img
+has "not formatted" "not formatted"
+expect 1 "repair without sb needs geometry" "$TOOL" repair -o fixed3.img nosb.img
+expect 0 "repair without sb" "$TOOL" repair -o fixed3.img -m $MAIN -l $LEN nosb.img
+"$TOOL" dump fixed3.img >fixed3.txt 2>/dev/null
+if diff <(records dump1.txt) <(records fixed3.txt) >/dev/null; then ok "repair without sb kept records"; else ko "repair without sb kept records"; fi
+
+# truncated image
+head -c 12288 spare.img >short.img
+expect 1 "check: truncated image" "$TOOL" check short.img
+has "truncation reported" "truncated"
+
+# wrong geometry given to check
+expect 1 "check: geometry option mismatch" "$TOOL" check -m 4096 spare.img
+has "mismatch reported" "not 4096 as given"
+
+# --- spare area at an offset ----------------------------------------------
+truncate -s 80M off.img
+expect 0 "format at --spare-start" "$TOOL" format -m $MAIN -s 8192 -l $LEN off.img
+expect 1 "check at the wrong offset" "$TOOL" check off.img
+expect 0 "check at --spare-start" "$TOOL" check -s 8192 off.img
+expect 0 "restore at --spare-start" "$TOOL" restore -i <(sed 's/^spare_start 0$/spare_start 8192/' in.txt) off.img
+expect 0 "check restored at --spare-start" "$TOOL" check -s 8192 off.img
+has "restored counts" "records: 4 mapped, 2 bad, 2 pending"
+
+# --- format needs an existing file, and extends it -------------------------
+expect 2 "format does not create files" "$TOOL" format -m $MAIN -l $LEN small.img
+[ -e small.img ] && ko "format created small.img"
+truncate -s 0 small2.img
+expect 0 "format an empty file with -l" "$TOOL" format -m $MAIN -l $LEN small2.img
+if [ "$(stat -c %s small2.img)" = $((LEN * 512)) ]; then ok "image extended to the spare area"; else ko "image extended to the spare area"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
