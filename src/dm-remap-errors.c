@@ -164,6 +164,9 @@ static struct dmr_item *make_items(struct remap_c *rc, struct llist_node *list,
 			     io->iter.bi_sector;
 		unsigned int left = io->iter.bi_size >> SECTOR_SHIFT, done = 0;
 
+		io->items = 0;
+		io->failed = false;
+
 		while (left) {
 			struct dmr_item *it;
 			unsigned int off = sector & (bs - 1);
@@ -195,6 +198,7 @@ static struct dmr_item *make_items(struct remap_c *rc, struct llist_node *list,
 			sector += it->len;
 			done += it->len;
 			left -= it->len;
+			io->items++;
 			n++;
 		}
 	}
@@ -376,32 +380,24 @@ static void plan_pending(struct remap_c *rc, struct dmr_item *items,
 	}
 }
 
+/* Complete each held bio once its last item is settled. */
 static void complete_items(struct remap_c *rc, struct dmr_item *items,
 			   unsigned int n)
 {
-	unsigned int i, j;
+	unsigned int i;
 
-	/* Items of one bio are scattered by the sort: gather by bio. */
 	for (i = 0; i < n; i++) {
 		struct bio *bio = items[i].bio;
-		struct dmr_io *io;
-		bool ok = true;
+		struct dmr_io *io = io_of(bio);
 
-		if (!bio)
+		io->failed |= !items[i].done;
+		if (--io->items)
 			continue;
-		for (j = i; j < n; j++) {
-			if (items[j].bio != bio)
-				continue;
-			ok &= items[j].done;
-			if (j != i)
-				items[j].bio = NULL;
-		}
-		io = io_of(bio);
 		trace_dmr_io_error(io->iter.bi_sector, io->iter.bi_size >> SECTOR_SHIFT,
-				   op_is_write(bio_op(bio)), ok ? 0 : -EIO,
-				   ok ? "recovered" : "failed");
+				   op_is_write(bio_op(bio)), io->failed ? -EIO : 0,
+				   io->failed ? "failed" : "recovered");
 		io->state = DMR_IO_FINAL;
-		bio->bi_status = ok ? BLK_STS_OK : BLK_STS_IOERR;
+		bio->bi_status = io->failed ? BLK_STS_IOERR : BLK_STS_OK;
 		bio_endio(bio);
 	}
 }
@@ -444,13 +440,12 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 	nf = plan_fixes(rc, items, n, fixes);
 	r = publish_busy(rc, fixes, nf);
 	mutex_unlock(&rc->lock);
-	if (r)
-		nf = 0;	/* nothing published: the items stay bad */
-	if (nf)
+	/* If publishing failed, every fix is rolled back below: items stay bad. */
+	if (nf && !r) {
 		dmr_quiesce(rc);
-
-	for (i = 0; i < nf; i++)
-		fixes[i].ok = !fix_write(rc, items, &fixes[i], buf);
+		for (i = 0; i < nf; i++)
+			fixes[i].ok = !fix_write(rc, items, &fixes[i], buf);
+	}
 	for (i = 0; i < nf; i++) {
 		struct dmr_fix *fix = &fixes[i];
 

@@ -55,6 +55,8 @@ struct dmr_io {
 	struct bvec_iter iter;		/* as sent: iter is consumed on completion */
 	struct llist_node node;		/* the worker's error queue */
 	u64 block;			/* main block, for bios sent to a spare slot */
+	unsigned int items;		/* worker: pieces not yet settled */
+	bool failed;			/* worker: a piece could not be saved */
 	u8 gen;				/* generation the bio was counted in */
 	u8 state;			/* enum dmr_io_state */
 	bool spare;			/* sent to a spare slot */
