@@ -55,3 +55,62 @@ clean:
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; \
 	done
 	rm -rf build
+
+# ---------------------------------------------------------------------------
+# Newer kernels, packaging and the debug lane (targets added here only).
+#
+#   make check-compat   W=1 build against Debian's 6.1 headers and a cached
+#                       6.12 tree (/var/cache/dm-remap); fails on a warning
+#   make check-debug    build (once, cached) a KASAN/lockdep/kmemleak 6.1
+#                       kernel, run the VM tests on it
+#   make install        module into /lib/modules/$(KVER)/$(INSTALL_MOD_DIR)
+#                       + depmod, tools into $(PREFIX)/sbin, man pages into
+#                       $(PREFIX)/share/man/man8 (DESTDIR honoured)
+#   make dkms-install   register, build and install the module with DKMS
+#   make dkms-uninstall remove it from DKMS again
+
+DMR_VERSION := $(shell sed -n 's/^[[:space:]]*\.version = {\([0-9]*\), *\([0-9]*\), *\([0-9]*\)},/\1.\2.\3/p' src/dm-remap-target.c)
+PREFIX ?= /usr/local
+INSTALL_MOD_DIR ?= updates
+DKMS_SRC = $(DESTDIR)/usr/src/dm-remap-$(DMR_VERSION)
+
+.PHONY: check-compat check-debug install install-module install-userspace \
+	dkms-install dkms-uninstall
+
+check-compat:
+	bash tests/kernel/check-compat.sh
+
+check-debug:
+	bash tests/kernel/check-debug.sh
+
+install: install-module install-userspace
+
+install-module: module
+	install -D -m 0644 dm-remap.ko \
+		$(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/dm-remap.ko
+	@if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); \
+	else echo "DESTDIR set: run depmod -a $(KVER) on the target"; fi
+
+install-userspace: userspace
+	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+
+# The DKMS source tree is what Kbuild needs: Kbuild, src/, include/.
+dkms-install:
+	@command -v dkms >/dev/null || DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends dkms
+	-dkms remove -m dm-remap -v $(DMR_VERSION) --all >/dev/null 2>&1
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -a Kbuild src include $(DKMS_SRC)/
+	find $(DKMS_SRC) \( -name '*.o' -o -name '.*.cmd' -o -name '*.ko' \
+		-o -name '*.mod' -o -name '*.mod.c' \) -delete
+	sed 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(DMR_VERSION)"/' dkms.conf \
+		>$(DKMS_SRC)/dkms.conf
+	dkms add -m dm-remap -v $(DMR_VERSION)
+	dkms build -m dm-remap -v $(DMR_VERSION) -k $(KVER)
+	dkms install -m dm-remap -v $(DMR_VERSION) -k $(KVER)
+	modinfo -k $(KVER) -F alias dm_remap
+
+dkms-uninstall:
+	-dkms remove -m dm-remap -v $(DMR_VERSION) --all
+	rm -rf $(DKMS_SRC)

@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# `make check-debug [CASES=pattern]`: the VM tests on a debug kernel.
+#
+# 1. Builds (once; cached in /var/cache/dm-remap/debug-<version>-<hash>/)
+#    Debian's linux-source-6.1 with a trimmed config and KASAN (inline),
+#    PROVE_LOCKING, PROVE_RCU, DEBUG_ATOMIC_SLEEP, DEBUG_KMEMLEAK and
+#    DEBUG_OBJECTS_RCU_HEAD (tests/kernel/debug.config), under nice -n 19.
+# 2. Builds dm-remap.ko against it with W=1 (build/debug/module/).
+# 3. Boots it for every tests/vm/cases/*.sh (run-vm --kernel --moddir), with
+#    tests/vm/debug-case.sh around the case: the debug module in place of
+#    dm-remap.ko, DMR_DEBUG_KERNEL=1 and DMR_SCALE for the case, a kmemleak
+#    scan after it. run-vm fails a case on any KASAN, lockdep, RCU,
+#    kmemleak, "sleeping function" or other kernel report in the guest log.
+# Logs: build/vm-logs-debug/<case>/; ends with "N passed, N failed".
+#
+# Environment: DMR_SCALE (default 4), DMR_DEBUG_TIMEOUT_FACTOR (default 10:
+# a case's "# vm-timeout:" is multiplied by it, plus 300 s for the boot),
+# DMR_DEBUG_MEM (MiB, default 3072).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cd "$top" || exit 1
+only=${1:-${CASES:-}}
+factor=${DMR_DEBUG_TIMEOUT_FACTOR:-10}
+mem=${DMR_DEBUG_MEM:-3072}
+export DMR_SCALE=${DMR_SCALE:-4}
+
+start=$SECONDS
+tree=$(tests/kernel/build-tree.sh --series 6.1 --name debug \
+	--base x86_64_defconfig --frag kernel/configs/kvm_guest.config \
+	--frag tests/kernel/debug.config --targets "bzImage modules" \
+	--modules-install | tail -n1)
+[ -n "$tree" ] && [ -f "$tree/.done" ] || {
+	echo "check-debug: debug kernel build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+release=$(cat "$tree/kernelrelease")
+echo "check-debug: kernel $release ready in $((SECONDS - start))s" \
+	"(built once in $(cat "$tree/build-seconds")s): $tree"
+
+# The userspace helpers the cases use, and the Debian-kernel module that the
+# guest's bind mount replaces.
+make -s userspace >/dev/null || { echo "check-debug: make userspace failed"; exit 1; }
+[ -f dm-remap.ko ] || make -s module >/dev/null || {
+	echo "check-debug: make module failed"
+	exit 1
+}
+
+mdir=build/debug/module
+rm -rf "$mdir"
+mkdir -p "$mdir"
+cp -a Kbuild src include "$mdir/"
+find "$mdir" \( -name '*.o' -o -name '.*.cmd' -o -name '*.ko' -o -name '*.mod' \
+	-o -name '*.mod.c' \) -delete
+if ! make -C "$tree/build" M="$top/$mdir" W=1 modules >"$mdir/build.log" 2>&1 ||
+	grep -E 'warning:|error:|WARNING:' "$mdir/build.log"; then
+	echo "check-debug: module build against $release failed or warned ($mdir/build.log)"
+	tail -n 20 "$mdir/build.log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+echo "check-debug: dm-remap.ko built against $release (W=1, clean)"
+
+passed=0 failed=0
+failures=()
+logs=$top/build/vm-logs-debug
+mkdir -p "$logs"
+for t in tests/vm/cases/*.sh; do
+	name=$(basename "$t" .sh)
+	[ -z "$only" ] || [[ "$name" == *$only* ]] || continue
+	timeout=$(sed -n 's/^# vm-timeout: *//p' "$t")
+	timeout=$((${timeout:-600} * factor + 300))
+	opts=$(sed -n 's/^# vm-options: *//p' "$t")
+	t0=$SECONDS
+	# shellcheck disable=SC2086
+	tests/vm/run-vm --kernel "$tree/build/arch/x86/boot/bzImage" \
+		--kver "$release" --moddir "$tree/mods/lib/modules" \
+		--logs "$logs" --name "$name" --mem "$mem" --timeout "$timeout" \
+		$opts tests/vm/debug-case.sh "$top/$mdir/dm-remap.ko" "$t" \
+		>"$logs/$name.log" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		passed=$((passed + 1))
+		printf 'PASS  %-28s %5ss\n' "debug/$name" $((SECONDS - t0))
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+		printf 'FAIL  %-28s %5ss  (rc %s, logs: %s)\n' "debug/$name" \
+			$((SECONDS - t0)) "$rc" "$logs/$name/"
+		sed "s/^/      | /" "$logs/$name.log" | tail -n 25
+		grep -h -E 'FAIL|debug-case' "$logs/$name/console.log" 2>/dev/null |
+			head -n 15 | sed 's/^/      | /'
+	fi
+done
+[ ${#failures[@]} = 0 ] || echo "failed: ${failures[*]}"
+echo "check-debug: total $((SECONDS - start))s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
