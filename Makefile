@@ -5,6 +5,7 @@
 #   make deps       install every Debian package the project needs
 #   make check      all userspace and VM tests; ends with "N passed, N failed"
 #   make demo       boot the VM and show a remap device at work
+#   make bench      fio/perf benchmark suite in the VM (bench/README.md)
 #   make lint       sparse + checkpatch --strict over src/ and include/
 
 # The Debian kernel the VM boots; the host's running kernel if it has headers.
@@ -18,7 +19,7 @@ KERNEL_LINT := $(filter-out include/dm-remap/user-shim.h,$(KERNEL_SOURCES))
 
 export KVER
 
-.PHONY: all module userspace deps check check-unit check-vm demo lint clean
+.PHONY: all module userspace deps check demo bench lint clean
 
 all: module userspace
 
@@ -38,6 +39,9 @@ check:
 
 demo:
 	bash tests/demo.sh
+
+bench:
+	bash bench/run-bench $(BENCH_ARGS)
 
 lint:
 	bash tests/deps.sh --quiet
