@@ -439,7 +439,7 @@ static u64 dmr_main_run_end(const struct dmr_table *t, u64 block, u64 last)
 			b |= (1ULL << t->summary_shift) - 1;
 			continue;
 		}
-		if (dmr_table_lookup(t, b))
+		if (dmr_table_lookup_inrange(t, b))
 			return b;
 	}
 	return last + 1;
@@ -483,7 +483,7 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 
 	block = sector >> rc->block_shift;
 	last = (sector + nr - 1) >> rc->block_shift;
-	e = dmr_table_maybe(t, block) ? dmr_table_lookup(t, block) : 0;
+	e = dmr_table_maybe(t, block) ? dmr_table_lookup_inrange(t, block) : 0;
 	if (e) {
 		len = min_t(sector_t, nr,
 			    ((block + 1) << rc->block_shift) - sector);
@@ -494,7 +494,7 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 			return DM_MAPIO_SUBMITTED;
 		}
 		/* Re-read: the defer path may have seen the migration finish. */
-		e = dmr_table_lookup(rcu_dereference(rc->index.table), block);
+		e = dmr_index_find_rcu(&rc->index, block);
 		if (unlikely(e && dmr_entry_pending(rc, e))) {
 			if (!dmr_pending_full_write(rc, bio, sector))
 				goto to_main;	/* reads and partial writes try main */

@@ -114,19 +114,17 @@ static inline bool dmr_table_maybe(const struct dmr_table *t, u64 block)
 }
 
 /*
- * Returns the live entry for @block or 0. Safe against the single writer:
- * every slot is read once, whole, and live entries never move.
+ * Returns the live entry for @block (< t->nr_blocks) or 0. Safe against the
+ * single writer: every slot is read once, whole, and live entries never move.
  */
-static inline u64 dmr_table_lookup(const struct dmr_table *t, u64 block)
+static inline u64 dmr_table_lookup_inrange(const struct dmr_table *t, u64 block)
 {
 	const u64 *ent = t->entries;
 	u64 cap = t->capacity, mask = t->key_mask;
 	u64 key = (block << t->key_shift) | DMR_ENTRY_VALID;
-	u64 i, e;
+	u64 i = dmr_table_home(t, block);
+	u64 e;
 
-	if (unlikely(block >= t->nr_blocks))
-		return 0;
-	i = dmr_table_home(t, block);
 	for (;;) {
 		e = READ_ONCE(ent[i]);
 		if ((e & mask) == key)
@@ -138,6 +136,14 @@ static inline u64 dmr_table_lookup(const struct dmr_table *t, u64 block)
 	}
 }
 
+/* Any block: out-of-geometry ones would alias keys, they are never mapped. */
+static inline u64 dmr_table_lookup(const struct dmr_table *t, u64 block)
+{
+	if (unlikely(block >= t->nr_blocks))
+		return 0;
+	return dmr_table_lookup_inrange(t, block);
+}
+
 /* Map-path lookup; the caller holds rcu_read_lock(). */
 static inline u64 dmr_index_find_rcu(const struct dmr_index *ix, u64 block)
 {
@@ -145,7 +151,7 @@ static inline u64 dmr_index_find_rcu(const struct dmr_index *ix, u64 block)
 
 	if (!t || !dmr_table_maybe(t, block))
 		return 0;
-	return dmr_table_lookup(t, block);
+	return dmr_table_lookup_inrange(t, block);
 }
 
 /* Writer API: callers serialize all of these; they may sleep. */
