@@ -489,12 +489,14 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 			    ((block + 1) << rc->block_shift) - sector);
 		if (len < nr)
 			dmr_split(rc, bio, sector, nr, len);
-		if (unlikely(dmr_entry_busy(e)) && dmr_defer(rc, bio, block, io)) {
-			rcu_read_unlock();
-			return DM_MAPIO_SUBMITTED;
+		if (unlikely(dmr_entry_busy(e))) {
+			if (dmr_defer(rc, bio, block, io)) {
+				rcu_read_unlock();
+				return DM_MAPIO_SUBMITTED;
+			}
+			/* The migration finished meanwhile: where is it now? */
+			e = dmr_index_find_rcu(&rc->index, block);
 		}
-		/* Re-read: the defer path may have seen the migration finish. */
-		e = dmr_index_find_rcu(&rc->index, block);
 		if (unlikely(e && dmr_entry_pending(rc, e))) {
 			if (!dmr_pending_full_write(rc, bio, sector))
 				goto to_main;	/* reads and partial writes try main */
