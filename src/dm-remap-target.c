@@ -453,6 +453,48 @@ static void dmr_split(struct remap_c *rc, struct bio *bio, sector_t sector,
 	trace_dmr_split(sector, nr, len);
 }
 
+/*
+ * Where the spare run starting at @block (entry @e) ends: following blocks
+ * whose slots follow its slot go in the same bio, so a large I/O over blocks
+ * remapped together is not cut into blocks.
+ */
+static u64 dmr_spare_run_end(struct remap_c *rc, const struct dmr_table *t,
+			     u64 block, u64 last, u64 e)
+{
+	u64 slot = dmr_entry_slot(&rc->index.geom, e), b;
+
+	for (b = block + 1; b <= last; b++) {
+		if (slot + (b - block) >= rc->geo.nr_slots ||
+		    !dmr_table_maybe(t, b) ||
+		    dmr_table_lookup_inrange(t, b) !=
+		    dmr_entry_make(&rc->index.geom, b, slot + (b - block), false))
+			break;
+	}
+	return b;
+}
+
+/* Send the run of remapped blocks starting at the bio's first to the spare. */
+static void dmr_map_spare(struct remap_c *rc, const struct dmr_table *t,
+			  struct bio *bio, struct dmr_io *io, sector_t sector,
+			  u64 e, u64 last)
+{
+	u64 block = sector >> rc->block_shift, end;
+	u64 slot = dmr_entry_slot(&rc->index.geom, e);
+	unsigned int nr = bio_sectors(bio);
+
+	end = last > block ? dmr_spare_run_end(rc, t, block, last, e) : block + 1;
+	if (end <= last)
+		dmr_split(rc, bio, sector, nr, (end << rc->block_shift) - sector);
+	bio_set_dev(bio, rc->spare_dev->bdev);
+	bio->bi_iter.bi_sector = dmr_slot_sector(&rc->geo, slot) +
+				 (sector & (rc->geo.block_sectors - 1));
+	io->iter = bio->bi_iter;
+	io->spare = true;
+	io->block = block;
+	this_cpu_inc(rc->stats->spare_ios);
+	trace_dmr_spare_io(sector, bio_sectors(bio), slot, op_is_write(bio_op(bio)));
+}
+
 /* A whole-block write of a pending block: the worker remaps it. */
 static bool dmr_pending_full_write(struct remap_c *rc, struct bio *bio,
 				   sector_t sector)
@@ -485,46 +527,40 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 	last = (sector + nr - 1) >> rc->block_shift;
 	e = dmr_table_maybe(t, block) ? dmr_table_lookup_inrange(t, block) : 0;
 	if (e) {
-		len = min_t(sector_t, nr,
-			    ((block + 1) << rc->block_shift) - sector);
-		if (len < nr)
-			dmr_split(rc, bio, sector, nr, len);
-		if (unlikely(dmr_entry_busy(e))) {
-			if (dmr_defer(rc, bio, block, io)) {
+		if (unlikely(dmr_entry_busy(e) || dmr_entry_pending(rc, e))) {
+			/* Both are about exactly this block. */
+			len = min_t(sector_t, nr,
+				    ((block + 1) << rc->block_shift) - sector);
+			if (len < nr)
+				dmr_split(rc, bio, sector, nr, len);
+			last = block;
+			if (dmr_entry_busy(e)) {
+				if (dmr_defer(rc, bio, block, io)) {
+					rcu_read_unlock();
+					return DM_MAPIO_SUBMITTED;
+				}
+				/* The migration finished meanwhile: where now? */
+				e = dmr_index_find_rcu(&rc->index, block);
+			}
+			if (e && dmr_entry_pending(rc, e)) {
+				if (!dmr_pending_full_write(rc, bio, sector))
+					goto to_main;	/* reads, partial writes */
 				rcu_read_unlock();
+				this_cpu_dec(rc->inflight->n[io->gen]);
+				io->iter = bio->bi_iter;
+				io->iter.bi_sector = sector;
+				dmr_account(rc, bio);
+				dmr_hold_bio(rc, bio, DMR_IO_HELD_WRITE);
 				return DM_MAPIO_SUBMITTED;
 			}
-			/* The migration finished meanwhile: where is it now? */
-			e = dmr_index_find_rcu(&rc->index, block);
+			if (!e)
+				goto to_main;
 		}
-		if (unlikely(e && dmr_entry_pending(rc, e))) {
-			if (!dmr_pending_full_write(rc, bio, sector))
-				goto to_main;	/* reads and partial writes try main */
-			rcu_read_unlock();
-			this_cpu_dec(rc->inflight->n[io->gen]);
-			io->iter = bio->bi_iter;
-			io->iter.bi_sector = sector;
-			dmr_account(rc, bio);
-			dmr_hold_bio(rc, bio, DMR_IO_HELD_WRITE);
-			return DM_MAPIO_SUBMITTED;
-		}
-		if (e) {
-			u64 slot = dmr_entry_slot(&rc->index.geom, e);
-
-			bio_set_dev(bio, rc->spare_dev->bdev);
-			bio->bi_iter.bi_sector = dmr_slot_sector(&rc->geo, slot) +
-				(sector & (rc->geo.block_sectors - 1));
-			io->iter = bio->bi_iter;
-			io->spare = true;
-			io->block = block;
-			this_cpu_inc(rc->stats->spare_ios);
-			trace_dmr_spare_io(sector, bio_sectors(bio), slot,
-					   op_is_write(bio_op(bio)));
-			rcu_read_unlock();
-			dmr_account(rc, bio);
-			return DM_MAPIO_REMAPPED;
-		}
-		goto to_main;
+		dmr_map_spare(rc, rcu_dereference(rc->index.table), bio, io,
+			      sector, e, last);
+		rcu_read_unlock();
+		dmr_account(rc, bio);
+		return DM_MAPIO_REMAPPED;
 	}
 	if (last > block) {
 		end = dmr_main_run_end(t, block, last);
