@@ -269,6 +269,8 @@ int dmr_md_reload(struct remap_c *rc, const char **why)
 	md->force_pending = false;
 	md->nr_chg = 0;
 	md->load_why = NULL;
+	/* Our cache holds what the constructor read: the other table wrote since. */
+	dm_bufio_forget_buffers(md->bufio, 0, md->geo->nr_md_blocks);
 	return md_load(rc, why);
 }
 

@@ -652,8 +652,10 @@ static int remap_preresume(struct dm_target *ti)
 	int r;
 
 	r = dmr_md_changed(rc, &changed);
-	if (!r && changed)
+	if (!r && changed) {
 		r = dmr_md_reload(rc, &why);
+		dmr_health_init(rc);
+	}
 	if (r) {
 		DMERR("cannot resume: %s (%d)", why ?: "metadata read failed", r);
 		return r;
