@@ -253,6 +253,19 @@ dmr_query_many() {
 		awk '$1 == "ok" { sub("block=", "", $3); print $3, $4; next } { print "? error" }'
 }
 
+# dmr_status NAME: parse `dmsetup status NAME` into the associative array
+# ST (ST[remaps], ST[health], ...; ST[line] is the whole line), one process.
+declare -gA ST
+dmr_status() {
+	local w
+	ST=()
+	ST[line]=$(dmsetup status "$1") || return 1
+	for w in ${ST[line]}; do
+		[[ $w == *=* ]] && ST[${w%%=*}]=${w#*=}
+	done
+	return 0
+}
+
 # dm_events NAME: the device's dm event counter.
 dm_events() { dmsetup info -c --noheadings -o events "$1" | tr -d ' '; }
 
@@ -268,7 +281,7 @@ dm_events() { dmsetup info -c --noheadings -o events "$1" | tr -d ' '; }
 # dmr_image put DEV MODEL BS BLOCK...: write those blocks of MODEL to DEV
 #   (O_DIRECT, one write each); prints the ones that failed, exit 1 if any.
 dmr_image() {
-	python3 - "$@" <<'PY'
+	python3 -I -S - "$@" <<'PY'
 import errno, mmap, os, sys, hashlib, time
 t0 = time.time()
 
@@ -384,7 +397,7 @@ PY
 # fio_json FILE EXPR: evaluate the Python expression EXPR over the fio JSON
 # output in FILE (bound to j; jobs = j['jobs']); prints the result.
 fio_json() {
-	python3 - "$@" <<'PY'
+	python3 -I -S - "$@" <<'PY'
 import json, sys
 text = open(sys.argv[1]).read()
 j = json.loads(text[text.index('{'):])

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Spare exhaustion with a tiny spare (8 slots). One at a time: the first 8
+# bad-block writes are remapped and succeed, later ones fail with EIO and
+# change nothing; health goes ok -> degraded -> spare_full, each with a dm
+# event; good blocks keep working; unremapping a block frees a slot for the
+# next bad write; spare_full survives remove + create. Concurrently: 16
+# writers on 16 bad blocks with 8 free slots: exactly 8 succeed, and those
+# are exactly the remapped blocks, holding the written data. No crash.
+# vm-timeout: 360
+. tests/vm/lib.sh
+load_module
+nullb_setup
+BS=4096 BSS=8
+nullb_create main0 16 512
+nullb_create spare0 1 512
+ML=$(sectors /dev/main0)
+geometry_of $BS "$ML" 0 224
+check "224 spare sectors hold 8 slots" test "$GEO_NR_SLOTS" = 8
+TABLE="0 $ML remap /dev/main0 /dev/spare0 0 224"
+dmsetup create r0 --table "$TABLE"
+DEV=/dev/mapper/r0
+M=/tmp/model
+T0=$(now_ms)
+check "fill (model)" "$IOTEST" fill "$DEV" "$M" 4
+check "health=ok" test "$(status_field r0 health)" = ok
+EV=$(dm_events r0)
+
+# One good block remapped by hand (to be unremapped later), then bad blocks
+# 100..111 written one at a time.
+check "manual remap of good block 50" \
+	test "$(dmsetup message r0 0 remap 400)" = "remapped=1 already=0 no_space=0 copy_failed=0"
+nullb_bad main0 + 800 895	# blocks 100..111
+dmr_image pattern "$M" $BS a $(seq 100 111)
+H=""
+n=0
+for b in $(seq 100 111); do
+	if dmr_image put "$DEV" "$M" $BS "$b" >/dev/null; then
+		n=$((n + 1))
+		echo "$b" >>/tmp/ok
+	else
+		echo "$b" >>/tmp/failed
+	fi
+	H="$H $(status_field r0 health)"
+done
+log "health after each write:$H"
+check "the first 7 bad writes succeed (1 slot was taken), the other 5 fail" \
+	test "$n $(tr '\n' ' ' </tmp/ok)" = "7 100 101 102 103 104 105 106 "
+check "health: degraded until the 7th, then spare_full" \
+	test "$H" = "$(printf ' degraded%.0s' 1 2 3 4 5 6)$(printf ' spare_full%.0s' 1 2 3 4 5 6)"
+check "health ok -> degraded -> spare_full raised 2 dm events ($EV -> $(dm_events r0))" \
+	test "$(dm_events r0)" = $((EV + 2))
+out=$(dmsetup status r0)
+log "$out"
+check "spare=8/8 remaps=8 health=spare_full" test \
+	"$(kv_field spare "$out") $(kv_field remaps "$out") $(kv_field health "$out")" = "8/8 8 spare_full"
+# The failed blocks still hold their old data on main, unreadable: EIO,
+# and pending (no slot needed for that).
+for b in $(seq 107 111); do dmr_image pattern "$M" $BS x "$b"; done
+cp /tmp/failed /tmp/eio
+check "whole device = model except the 5 failed blocks (EIO)" \
+	dmr_image check "$DEV" "$M" $BS /tmp/eio
+check "the 5 failed blocks are pending" test "$(status_field r0 pending)" = 5
+expect_fail "a full write to a pending block fails (no slot)" blk_write "$DEV" 107 "$M"
+dmr_image pattern "$M" $BS good $(seq 2000 2063)
+check "good blocks still take writes" dmr_image put "$DEV" "$M" $BS $(seq 2000 2063)
+check "whole device = model except the 5 (EIO)" dmr_image check "$DEV" "$M" $BS /tmp/eio
+
+# Unremap block 50 (good on main): one slot frees, the next bad write works.
+check "unremap block 50" \
+	test "$(dmsetup message r0 0 unremap 400)" = "unremapped=1 not_remapped=0 copy_failed=0"
+check "health back to spare_low or degraded" \
+	grep -qx -e spare_low -e degraded <<<"$(status_field r0 health)"
+check "full write to pending block 107 now succeeds" blk_write "$DEV" 107 "$M"
+check "block 107 remapped, spare full again" test \
+	"$(dmr_query r0 107) $(status_field r0 health) $(status_field r0 spare)" = "remapped spare_full 8/8"
+printf '%s\n' 108 109 110 111 >/tmp/eio
+check "whole device = model except 108..111 (EIO)" dmr_image check "$DEV" "$M" $BS /tmp/eio
+dmsetup remove r0
+if out=$("$DMR_TOOL" check /dev/spare0 2>&1); then
+	check "dm-remap-tool check: 8 mapped, 4 pending, clean" \
+		grep -q "records: 8 mapped, 0 bad, 4 pending" <<<"$out"
+else
+	fail "dm-remap-tool check: $out"
+fi
+dmsetup create r0 --table "$TABLE"
+check "reload: health=spare_full spare=8/8 pending=4" test \
+	"$(status_field r0 health) $(status_field r0 spare) $(status_field r0 pending)" = "spare_full 8/8 4"
+check "reload: whole device = model except 108..111 (EIO)" \
+	dmr_image check "$DEV" "$M" $BS /tmp/eio
+dmsetup remove r0
+
+# Concurrent: 16 bad blocks, 8 free slots, 16 writers at once; errors
+# wait up to 1 s to be handled together (commit_interval), so one round
+# meets more bad blocks than free slots.
+dd if=/dev/zero of=/dev/spare0 bs=4096 count=64 oflag=direct status=none
+nullb_bad main0 + 24000 24127	# blocks 3000..3015
+dmsetup create r0 --table "$TABLE 2 commit_interval 1000"
+check "fresh spare: spare=0/8 health=ok" \
+	test "$(status_field r0 spare) $(status_field r0 health)" = "0/8 ok"
+dmr_image pattern "$M" $BS c $(seq 3000 3015)
+pids=""
+for b in $(seq 3000 3015); do
+	(blk_write "$DEV" "$b" "$M" && echo "$b" >"/tmp/c-ok.$b") &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p" || true; done
+cat /tmp/c-ok.* 2>/dev/null | sort -n >/tmp/c-ok
+dmr_remapped r0 >/tmp/c-remapped
+log "concurrent: $(wc -l </tmp/c-ok) writes succeeded: $(tr '\n' ' ' </tmp/c-ok)"
+check "exactly 8 of 16 concurrent bad writes succeed" test "$(wc -l </tmp/c-ok)" = 8
+check "the successful ones are exactly the remapped ones" cmp -s /tmp/c-ok /tmp/c-remapped
+check "health=spare_full spare=8/8" \
+	test "$(status_field r0 health) $(status_field r0 spare)" = "spare_full 8/8"
+seq 3000 3015 >/tmp/c-all
+set_minus /tmp/c-all /tmp/c-ok >/tmp/c-eio
+check "the successful blocks read their data; the failed ones EIO" \
+	dmr_image check "$DEV" "$M" $BS /tmp/c-eio 3000 16
+dmsetup remove r0
+log "total $(($(now_ms) - T0)) ms"
+nullb_remove main0
+nullb_remove spare0
+check "rmmod dm_remap" unload_module
+finish

@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Automatic remapping of null_blk bad blocks injected LIVE while fio writes
+# (crc32c verify) and reads through the target. Afterwards: fio saw no verify
+# error and no write error; every bad block fio wrote after the injection is
+# remapped, every one it wrote before is unreadable (EIO) and pending, and
+# fio's read-error count equals the pending count; bad blocks nobody wrote
+# read EIO and become pending; full-block writes remap pending blocks, a
+# partial write to an unreadable block fails; the whole device equals the
+# model except exactly the pending blocks. The same after remove + create,
+# and dm-remap-tool check is clean with the right record counts.
+# vm-timeout: 480
+. tests/vm/lib.sh
+load_module
+nullb_setup
+BS=4096 BSS=8
+nullb_create main0 32 512
+nullb_create spare0 16 512
+ML=$(sectors /dev/main0)
+SL=$(sectors /dev/spare0)
+TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $SL"
+dmsetup create r0 --table "$TABLE"
+DEV=/dev/mapper/r0
+M=/tmp/model
+T0=$(now_ms)
+
+# Regions in blocks: C [0, 1024) cold, F [1024, 5120) fio writes, G [5120,
+# 8192) fio reads.
+F0=1024 FN=4096 G0=5120 GN=3072
+check "fill the device (model)" "$IOTEST" fill "$DEV" "$M" 7
+
+# Writers: 2 jobs x 8 MiB of F, every block written exactly once (random
+# map), then verified; EIO on a verify read is counted (total_err), any data
+# mismatch is fatal. Rate-capped so the injection lands in the write phase.
+cat >/tmp/live.fio <<EOF
+[global]
+filename=$DEV
+direct=1
+ioengine=libaio
+bs=4k
+[w]
+rw=randwrite
+offset=$((F0 * BS))
+size=8M
+offset_increment=8M
+numjobs=2
+iodepth=8
+rate_iops=60
+verify=crc32c
+verify_fatal=1
+verify_state_save=0
+do_verify=1
+continue_on_error=read
+ignore_error=EIO
+[r]
+rw=randread
+offset=$((G0 * BS))
+size=$((GN * BS))
+iodepth=4
+time_based=1
+runtime=18
+EOF
+W0=$(status_field r0 writes)
+fio --output-format=json --output=/tmp/live.json /tmp/live.fio >/tmp/live.err 2>&1 &
+FIO=$!
+
+# wait_writes N: until the target has seen N more writes (or fio ended).
+wait_writes() {
+	while [ $(($(status_field r0 writes) - W0)) -lt "$1" ]; do
+		kill -0 $FIO 2>/dev/null || return 1
+		sleep 0.2
+	done
+}
+# Wave 1 at ~25% of the writes, wave 2 at ~55%: unaligned, one sector,
+# a 1024-sector range, aligned; two cold ranges nobody writes.
+if wait_writes 600; then
+	nullb_bad main0 + 12004 12403	# blocks 1500..1550
+	nullb_bad main0 + 20001 20001	# block 2500
+	nullb_bad main0 + 24576 25599	# blocks 3072..3199
+	nullb_bad main0 + 4000 4063	# blocks 500..507 (cold)
+	ok "wave 1 injected after $(($(status_field r0 writes) - W0)) writes"
+else
+	fail "wave 1: fio ended before 600 writes"
+fi
+if wait_writes 1800; then
+	nullb_bad main0 + 30003 30100	# blocks 3750..3762
+	nullb_bad main0 + 36000 36007	# block 4500
+	nullb_bad main0 + 6345 6345	# block 793 (cold)
+	n=$(($(status_field r0 writes) - W0))
+	check "wave 2 injected while fio still writes ($n of $FN writes done)" test "$n" -lt "$FN"
+else
+	fail "wave 2: fio ended before 1800 writes"
+fi
+if wait $FIO; then ok "fio: no verify error, no write error"; else
+	fail "fio failed: $(grep -v '^$' /tmp/live.err | tail -n 5)"
+fi
+log "live phase took $(($(now_ms) - T0)) ms"
+read -r EIO RIOPS WIOS VERR <<<"$(fio_json /tmp/live.json "' '.join(map(str, [
+	sum(x['total_err'] for x in jobs if x['jobname'] == 'w'),
+	int(sum(x['read']['iops'] for x in jobs if x['jobname'] == 'r')),
+	sum(x['write']['total_ios'] for x in jobs),
+	set(x['error'] for x in jobs) - {0, 5}]))")"
+log "fio: $WIOS writes, $EIO verify reads hit EIO, reader $RIOPS IOPS"
+check "fio: no job error other than the ignored EIO" test "$VERR" = "set()"
+check "fio: every block of F written once ($WIOS = $FN)" test "$WIOS" = "$FN"
+check "fio: reads flowed during the injection" test "$RIOPS" -gt 0
+
+nullb_bad_blocks main0 $BSS >/tmp/bad
+awk -v a=$F0 -v b=$((F0 + FN)) '$1 >= a && $1 < b' /tmp/bad >/tmp/bad-f
+awk -v b=$F0 '$1 < b' /tmp/bad >/tmp/bad-c
+NBF=$(wc -l </tmp/bad-f) NBC=$(wc -l </tmp/bad-c)
+log "bad blocks: $NBF in F, $NBC cold"
+dmr_remapped r0 >/tmp/remapped
+dmr_pending r0 >/tmp/pending
+NR=$(wc -l </tmp/remapped) NP=$(wc -l </tmp/pending)
+out=$(dmsetup status r0)
+log "$out"
+check "pending ($NP) = fio's EIO verify reads ($EIO)" test "$NP" = "$EIO"
+check "status pending=$NP remaps=$NR" \
+	test "$(kv_field pending "$out") $(kv_field remaps "$out")" = "$NP $NR"
+check "remaps ($NR) + pending ($NP) = bad blocks in F ($NBF)" test $((NR + NP)) = "$NBF"
+sort -n /tmp/remapped /tmp/pending >/tmp/rp
+check "remapped + pending = bad blocks of F (set)" cmp -s /tmp/rp /tmp/bad-f
+check "some blocks were remapped live (writes after the injection)" test "$NR" -gt 0
+check "auto_remaps=$NR bad_slots=0 copy_errors=0 metadata=ok health=degraded" test \
+	"$(kv_field auto_remaps "$out") $(kv_field bad_slots "$out") $(kv_field copy_errors "$out") $(kv_field metadata "$out") $(kv_field health "$out")" \
+	= "$NR 0 0 ok degraded"
+
+# F's content was verified by fio: take it into the model (pending blocks
+# are unreadable and stay out), then the cold bad blocks must read EIO.
+log "absorb F into the model"
+dmr_image absorb "$DEV" "$M" $BS $F0 $FN
+log "read the cold bad blocks"
+cp /tmp/bad-c /tmp/cold-eio
+check "every cold bad block ($NBC) reads EIO, the rest of C reads as the model" \
+	dmr_image check "$DEV" "$M" $BS /tmp/cold-eio 0 $F0
+sort -n /tmp/pending /tmp/bad-c >/tmp/expect-eio
+NP=$(wc -l </tmp/expect-eio)
+check "pending = $NP (F's + the cold ones)" test "$(status_field r0 pending)" = "$NP"
+dmr_pending r0 >/tmp/p2
+check "list: pending blocks = the unreadable ones" cmp -s /tmp/expect-eio /tmp/p2
+check "whole device = model, EIO exactly on the $NP pending blocks" \
+	dmr_image check "$DEV" "$M" $BS /tmp/expect-eio
+
+# Full-block writes remap pending blocks; partial writes to an unreadable
+# block fail (its other sectors cannot be read) and leave it pending.
+awk 'NR % 2' /tmp/expect-eio >/tmp/rewrite
+NW=$(wc -l </tmp/rewrite)
+dmr_image pattern "$M" $BS full $(cat /tmp/rewrite)
+check "$NW full-block writes to pending blocks succeed" \
+	dmr_image put "$DEV" "$M" $BS $(cat /tmp/rewrite)
+n=$(dmr_query_many r0 $BSS </tmp/rewrite | grep -vc ' remapped$' || true)
+check "every rewritten pending block is remapped ($n not)" test "$n" = 0
+set_minus /tmp/expect-eio /tmp/rewrite >/tmp/expect-eio2
+mv /tmp/expect-eio2 /tmp/expect-eio
+NP=$(wc -l </tmp/expect-eio)
+b=$(head -n1 /tmp/expect-eio)
+expect_fail "512-byte write into unreadable block $b fails" \
+	dd if=/dev/urandom of="$DEV" bs=512 seek=$((b * BSS + 3)) count=1 oflag=direct conv=notrunc
+check "block $b is still pending" test "$(dmr_query r0 "$b")" = pending
+# A fresh bad range nobody read: a 512-byte write fails, a 64 KiB aligned
+# write over it and good neighbours succeeds and remaps only the bad ones.
+nullb_bad main0 + 2404 2419	# blocks 300, 301, 302
+expect_fail "512-byte write into never-read bad block 301 fails" \
+	dd if=/dev/urandom of="$DEV" bs=512 seek=$((301 * BSS + 1)) count=1 oflag=direct conv=notrunc
+dmr_image pattern "$M" $BS wide $(seq 288 303)
+check "64 KiB write over bad blocks 300-302 and 13 good ones" \
+	dd if="$M" of="$DEV" bs=64k skip=18 seek=18 count=1 oflag=direct conv=notrunc status=none
+check "blocks 300-302 remapped, 299 and 303 not" test \
+	"$(for b in 299 300 301 302 303; do dmr_query r0 $b; done | tr '\n' ' ')" \
+	= "main remapped remapped remapped main "
+NR=$((NR + NW + 3))
+out=$(dmsetup status r0)
+check "status remaps=$NR pending=$NP" \
+	test "$(kv_field remaps "$out") $(kv_field pending "$out")" = "$NR $NP"
+check "whole device = model, EIO exactly on the $NP pending blocks" \
+	dmr_image check "$DEV" "$M" $BS /tmp/expect-eio
+dmr_list_all r0 >/tmp/list-before
+
+# Remove + create: remaps and pending blocks were persisted.
+dmsetup remove r0
+if out=$("$DMR_TOOL" check /dev/spare0 2>&1); then
+	log "$(grep -E '^(records|result):' <<<"$out" | tr '\n' ' ')"
+	check "dm-remap-tool check: $NR mapped, 0 bad, $NP pending" \
+		grep -q "records: $NR mapped, 0 bad, $NP pending" <<<"$out"
+else
+	fail "dm-remap-tool check: $out"
+fi
+dmsetup create r0 --table "$TABLE"
+dmr_list_all r0 >/tmp/list-after
+check "reload: list identical ($(wc -l </tmp/list-after) entries)" cmp -s /tmp/list-before /tmp/list-after
+out=$(dmsetup status r0)
+log "after reload: $out"
+check "reload: remaps=$NR pending=$NP health=degraded" test \
+	"$(kv_field remaps "$out") $(kv_field pending "$out") $(kv_field health "$out")" \
+	= "$NR $NP degraded"
+check "reload: whole device = model, EIO exactly on the pending blocks" \
+	dmr_image check "$DEV" "$M" $BS /tmp/expect-eio
+check "reload: no new pending from those reads" test "$(status_field r0 pending)" = "$NP"
+b=$(head -n1 /tmp/expect-eio)
+dmr_image pattern "$M" $BS after $b
+check "reload: full write to pending block $b succeeds" blk_write "$DEV" "$b" "$M"
+check "reload: block $b remapped" test "$(dmr_query r0 "$b")" = remapped
+sed -i 1d /tmp/expect-eio
+NR=$((NR + 1)) NP=$((NP - 1))
+check "reload: whole device = model after the write" \
+	dmr_image check "$DEV" "$M" $BS /tmp/expect-eio
+dmsetup remove r0
+if out=$("$DMR_TOOL" check /dev/spare0 2>&1); then
+	check "final dm-remap-tool check: $NR mapped, 0 bad, $NP pending, clean" \
+		grep -q "records: $NR mapped, 0 bad, $NP pending" <<<"$out"
+	check "final dm-remap-tool check result: clean" grep -q '^result: clean' <<<"$out"
+else
+	fail "dm-remap-tool check: $out"
+fi
+log "total $(($(now_ms) - T0)) ms"
+nullb_remove main0
+nullb_remove spare0
+check "rmmod dm_remap" unload_module
+finish
