@@ -271,7 +271,11 @@ int dmr_md_reload(struct remap_c *rc, const char **why)
 	md->load_why = NULL;
 	/* Our cache holds what the constructor read: the other table wrote since. */
 	dm_bufio_forget_buffers(md->bufio, 0, md->geo->nr_md_blocks);
-	return md_load(rc, why);
+	r = md_load(rc, why);
+	/* A half-loaded state must never be committed over the good one. */
+	if (r)
+		md->failed = true;
+	return r;
 }
 
 int dmr_md_open(struct remap_c *rc, const char **why)

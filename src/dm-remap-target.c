@@ -4,6 +4,7 @@
  * Owns struct remap_c; changes the table only through the worker's requests.
  */
 #include <linux/blkdev.h>
+#include <linux/ctype.h>
 #include <linux/bio.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
@@ -17,109 +18,78 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
-static unsigned int summary_shift = 10;
-static unsigned int batch_blocks = 262144;
-static unsigned int read_retries = 2;
-static unsigned int commit_interval = 10;
-static unsigned int spare_low_percent = 10;
+/* An unsigned module parameter with its valid range. */
+struct dmr_param {
+	unsigned int val;
+	unsigned int min;
+	unsigned int max;
+};
 
-static int param_set_ranged(const char *val, const struct kernel_param *kp,
-			    unsigned int lo, unsigned int hi)
+static int dmr_param_set(const char *val, const struct kernel_param *kp)
 {
+	struct dmr_param *p = kp->arg;
 	unsigned int v;
-	int r = kstrtouint(val, 10, &v);
 
-	if (r || v < lo || v > hi) {
+	if (kstrtouint(val, 10, &v) || v < p->min || v > p->max) {
 		pr_err("dm-remap: %s must be an integer in [%u, %u]\n",
-		       kp->name, lo, hi);
+		       kp->name, p->min, p->max);
 		return -EINVAL;
 	}
-	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	WRITE_ONCE(p->val, v);
 	return 0;
 }
 
-static int param_set_summary_shift(const char *val, const struct kernel_param *kp)
+static int dmr_param_get(char *buf, const struct kernel_param *kp)
 {
-	return param_set_ranged(val, kp, 0, 30);
+	return sysfs_emit(buf, "%u\n", READ_ONCE(((struct dmr_param *)kp->arg)->val));
 }
 
-static int param_set_batch_blocks(const char *val, const struct kernel_param *kp)
-{
-	return param_set_ranged(val, kp, 1, 1U << 24);
-}
-
-static int param_set_read_retries(const char *val, const struct kernel_param *kp)
-{
-	return param_set_ranged(val, kp, 0, 100);
-}
-
-static int param_set_commit_interval(const char *val, const struct kernel_param *kp)
-{
-	return param_set_ranged(val, kp, 0, 60000);
-}
-
-static int param_set_percent(const char *val, const struct kernel_param *kp)
-{
-	return param_set_ranged(val, kp, 0, 100);
-}
-
-static const struct kernel_param_ops read_retries_ops = {
-	.set = param_set_read_retries,
-	.get = param_get_uint,
+static const struct kernel_param_ops dmr_param_ops = {
+	.set = dmr_param_set,
+	.get = dmr_param_get,
 };
 
-static const struct kernel_param_ops commit_interval_ops = {
-	.set = param_set_commit_interval,
-	.get = param_get_uint,
-};
-
-static const struct kernel_param_ops percent_ops = {
-	.set = param_set_percent,
-	.get = param_get_uint,
-};
-
-static const struct kernel_param_ops summary_shift_ops = {
-	.set = param_set_summary_shift,
-	.get = param_get_uint,
-};
-
-static const struct kernel_param_ops batch_blocks_ops = {
-	.set = param_set_batch_blocks,
-	.get = param_get_uint,
-};
-
-module_param_cb(summary_shift, &summary_shift_ops, &summary_shift, 0644);
+static struct dmr_param summary_shift = { 10, 0, 30 };
+module_param_cb(summary_shift, &dmr_param_ops, &summary_shift, 0644);
 MODULE_PARM_DESC(summary_shift,
 		 "log2 of blocks per summary bit, read at table load (0-30, default 10)");
-module_param_cb(batch_blocks, &batch_blocks_ops, &batch_blocks, 0644);
+
+static struct dmr_param batch_blocks = { 262144, 1, 16777216 };
+module_param_cb(batch_blocks, &dmr_param_ops, &batch_blocks, 0644);
 MODULE_PARM_DESC(batch_blocks,
 		 "most blocks migrated in one worker batch (1-16777216, default 262144)");
 
-module_param_cb(read_retries, &read_retries_ops, &read_retries, 0644);
+static struct dmr_param read_retries = { 2, 0, 100 };
+module_param_cb(read_retries, &dmr_param_ops, &read_retries, 0644);
 MODULE_PARM_DESC(read_retries,
 		 "default retries of a failed read before a block is pending (0-100, default 2)");
-module_param_cb(commit_interval, &commit_interval_ops, &commit_interval, 0644);
+
+static struct dmr_param commit_interval = { 10, 0, 60000 };
+module_param_cb(commit_interval, &dmr_param_ops, &commit_interval, 0644);
 MODULE_PARM_DESC(commit_interval,
 		 "default ms an I/O error waits to be batched with others (0-60000, default 10)");
-module_param_cb(spare_low_percent, &percent_ops, &spare_low_percent, 0644);
+
+static struct dmr_param spare_low_percent = { 10, 0, 100 };
+module_param_cb(spare_low_percent, &dmr_param_ops, &spare_low_percent, 0644);
 MODULE_PARM_DESC(spare_low_percent,
 		 "health is spare_low below this % of free spare blocks (0-100, default 10)");
 
 unsigned int dmr_batch_blocks(void)
 {
-	return READ_ONCE(batch_blocks);
+	return READ_ONCE(batch_blocks.val);
 }
 
 unsigned int dmr_spare_low_percent(void)
 {
-	return READ_ONCE(spare_low_percent);
+	return READ_ONCE(spare_low_percent.val);
 }
 
+/* Plain decimal only: kstrtoull() alone would also take a leading '+'. */
 static int parse_u64(const char *arg, u64 *out)
 {
 	unsigned long long v;
 
-	if (kstrtoull(arg, 10, &v))
+	if (!isdigit(*arg) || kstrtoull(arg, 10, &v))
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -261,7 +231,7 @@ static int remap_init_index(struct dm_target *ti, struct remap_c *rc)
 	/* One slot value past the spare marks pending (unreadable) blocks. */
 	rc->pending_slot = rc->geo.nr_slots;
 	r = dmr_index_init(&rc->index, rc->geo.nr_blocks, rc->geo.nr_slots + 1,
-			   READ_ONCE(summary_shift), node);
+			   READ_ONCE(summary_shift.val), node);
 	if (r == -EOVERFLOW) {
 		ti->error = "Geometry too large: main blocks + spare slots exceed 62 bits";
 		return r;
@@ -306,9 +276,10 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	rc->ti = ti;
+	rc->suspended = true;	/* until a preresume succeeds */
 	rc->auto_remap = true;
-	rc->read_retries = READ_ONCE(read_retries);
-	rc->commit_interval = READ_ONCE(commit_interval);
+	rc->read_retries = READ_ONCE(read_retries.val);
+	rc->commit_interval = READ_ONCE(commit_interval.val);
 	dm_consume_args(&as, 4);
 	r = parse_features(ti, &as, rc, &block_size);
 	if (r) {
@@ -675,17 +646,17 @@ static void emit_table_line(struct remap_c *rc, char *result, unsigned int maxle
 
 	n += rc->geo.block_size != DMR_DEFAULT_BLOCK_SIZE ? 2 : 0;
 	n += !rc->auto_remap ? 2 : 0;
-	n += rc->read_retries != READ_ONCE(read_retries) ? 2 : 0;
-	n += rc->commit_interval != READ_ONCE(commit_interval) ? 2 : 0;
+	n += rc->read_retries != READ_ONCE(read_retries.val) ? 2 : 0;
+	n += rc->commit_interval != READ_ONCE(commit_interval.val) ? 2 : 0;
 	if (n)
 		DMEMIT(" %u", n);
 	if (rc->geo.block_size != DMR_DEFAULT_BLOCK_SIZE)
 		DMEMIT(" block_size %u", rc->geo.block_size);
 	if (!rc->auto_remap)
 		DMEMIT(" auto_remap off");
-	if (rc->read_retries != READ_ONCE(read_retries))
+	if (rc->read_retries != READ_ONCE(read_retries.val))
 		DMEMIT(" read_retries %u", rc->read_retries);
-	if (rc->commit_interval != READ_ONCE(commit_interval))
+	if (rc->commit_interval != READ_ONCE(commit_interval.val))
 		DMEMIT(" commit_interval %u", rc->commit_interval);
 	*szp = sz;
 }
@@ -777,7 +748,7 @@ static int msg_migrate(struct remap_c *rc, enum dmr_req_op op,
 	int r;
 
 	if (READ_ONCE(rc->suspended)) {
-		DMERR("%s: device is suspended; resume it first", argv[-1]);
+		DMERR_LIMIT("%s: device is suspended; resume it first", argv[-1]);
 		return -EBUSY;
 	}
 	req = kzalloc(sizeof(*req), GFP_KERNEL);

@@ -4,6 +4,7 @@
  * It batches remap/unremap requests, copies block contents with kcopyd while
  * I/O to those blocks waits, publishes the batch and replays waiting bios.
  */
+#include <linux/blkdev.h>
 #include <linux/delay.h>
 #include <linux/dm-io.h>
 #include <linux/dm-kcopyd.h>
@@ -194,10 +195,26 @@ static void dmr_note_failed(struct dmr_req *req, u64 block)
 	req->copy_failed++;
 }
 
+/*
+ * Close a batch (called with rc->lock held, drops it): count what this batch
+ * changed and let the bios that waited for it go.
+ */
+static void dmr_batch_end(struct remap_c *rc, u64 *counter, u64 changed,
+			  u64 failed)
+{
+	*counter += changed;
+	rc->wstats.copy_errors += failed;
+	rc->wstats.migrating = 0;
+	rc->wstats.batches++;
+	mutex_unlock(&rc->lock);
+	dmr_replay(rc);
+}
+
 /* Remap blocks [first, first + count): allocate, copy, publish. */
 static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 			   u64 count)
 {
+	u64 changed0 = req->changed, failed0 = req->copy_failed;
 	struct dmr_mig *migs;
 	u64 b, i, n = 0;
 	int r;
@@ -279,12 +296,8 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 		trace_dmr_remap(m->block, m->slot, true, "manual");
 		req->changed++;
 	}
-	rc->wstats.manual_remaps += req->changed;
-	rc->wstats.copy_errors += req->copy_failed;
-	rc->wstats.migrating = 0;
-	rc->wstats.batches++;
-	mutex_unlock(&rc->lock);
-	dmr_replay(rc);
+	dmr_batch_end(rc, &rc->wstats.manual_remaps, req->changed - changed0,
+		      req->copy_failed - failed0);
 out:
 	kvfree(migs);
 	return 0;
@@ -294,6 +307,7 @@ out:
 static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 			     u64 count)
 {
+	u64 changed0 = req->changed, failed0 = req->copy_failed;
 	const struct dmr_geom *g = &rc->index.geom;
 	struct dmr_mig *migs;
 	u64 b, e, i, n = 0;
@@ -322,6 +336,9 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 
 	dmr_quiesce(rc);
 	r = dmr_copy_blocks(rc, migs, n, false, false);
+	/* The copies must be stable on main before the metadata forgets them. */
+	if (!r)
+		r = blkdev_issue_flush(rc->main_dev->bdev);
 	for (i = 0; !r && i < n; i++) {
 		if (!migs[i].read_err && !migs[i].write_err)
 			r = dmr_md_set(rc, migs[i].slot, 0);
@@ -346,12 +363,8 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 		trace_dmr_remap(m->block, m->slot, false, "manual");
 		req->changed++;
 	}
-	rc->wstats.unremaps += req->changed;
-	rc->wstats.copy_errors += req->copy_failed;
-	rc->wstats.migrating = 0;
-	rc->wstats.batches++;
-	mutex_unlock(&rc->lock);
-	dmr_replay(rc);
+	dmr_batch_end(rc, &rc->wstats.unremaps, req->changed - changed0,
+		      req->copy_failed - failed0);
 out:
 	kvfree(migs);
 	return 0;
@@ -379,8 +392,11 @@ static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 		else
 			r = dmr_unremap_batch(rc, req, req->first + done, n);
 		done += n;
-		if (req->no_space)
+		if (req->no_space) {
+			/* The batches not run for want of spare count too. */
+			req->no_space += req->count - done;
 			break;
+		}
 	}
 	memalloc_noio_restore(noio);
 	req->error = r;
