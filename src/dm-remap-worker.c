@@ -173,21 +173,6 @@ static int dmr_copy_blocks(struct remap_c *rc, struct dmr_mig *migs, u64 n,
 	return 0;
 }
 
-/* Give unreadable blocks defined (zero) content in their new spare block. */
-static void dmr_zero_spare(struct remap_c *rc, struct dmr_mig *m)
-{
-	struct dm_io_region to;
-	struct dmr_copy cp;
-	struct dmr_run run = { .cp = &cp, .mig = m, .n = 1 };
-
-	atomic_set(&cp.pending, 1);
-	init_completion(&cp.done);
-	dmr_region(rc, &to, true, m, 1);
-	dm_kcopyd_zero(rc->kcopyd, 1, &to, 0, dmr_copy_done, &run);
-	wait_for_completion(&cp.done);
-	m->write_err = !!run.write_err;
-}
-
 static void dmr_note_failed(struct dmr_req *req, u64 block)
 {
 	if (req->copy_failed < ARRAY_SIZE(req->failed_blocks))
@@ -260,15 +245,30 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 
 	dmr_quiesce(rc);
 	r = dmr_copy_blocks(rc, migs, n, true, false);
+
+	/*
+	 * A block main cannot read is not moved (its content would be
+	 * invented): it becomes pending, so reads keep failing until a whole
+	 * write of it remaps it.
+	 */
+	mutex_lock(&rc->lock);
 	for (i = 0; !r && i < n; i++) {
-		if (migs[i].read_err && !migs[i].write_err)
-			dmr_zero_spare(rc, &migs[i]);
+		struct dmr_mig *m = &migs[i];
+
+		if (!m->read_err || m->write_err)
+			continue;
+		dmr_index_remove(&rc->index, m->block);
+		dmr_slot_free(rc, m->slot);
+		dmr_pending_add(rc, m->block);
 	}
+	mutex_unlock(&rc->lock);
 
 	/* Persist the batch before any of it goes live. */
 	for (i = 0; !r && i < n; i++) {
 		struct dmr_mig *m = &migs[i];
 
+		if (m->read_err && !m->write_err)
+			continue;
 		r = dmr_md_set(rc, m->slot, m->write_err ?
 			       dmr_rec_make(DMR_REC_BAD, 0) :
 			       dmr_rec_make(DMR_REC_MAPPED, m->block));
@@ -282,6 +282,10 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 	for (i = 0; i < n; i++) {
 		struct dmr_mig *m = &migs[i];
 
+		if (m->read_err && !m->write_err) {
+			dmr_note_failed(req, m->block);	/* now pending */
+			continue;
+		}
 		if (r || m->write_err) {
 			/* Not durable, or the spare block is bad: stay on main. */
 			dmr_index_remove(&rc->index, m->block);
@@ -290,8 +294,6 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 			dmr_note_failed(req, m->block);
 			continue;
 		}
-		if (m->read_err)
-			dmr_note_failed(req, m->block);
 		dmr_index_set_busy(&rc->index, m->block, false);
 		trace_dmr_remap(m->block, m->slot, true, "manual");
 		req->changed++;
