@@ -4,7 +4,7 @@
 # fio does random reads and writes on a good region. Asserts one remap per
 # bad block (remaps = auto_remaps = 10000, the list is exactly the range),
 # no write/verify error, nothing pending or bad, the good-region fio kept
-# completing I/O through the storm (no silent second), and the data
+# completing I/O through the storm (no gap over 6 s between 500 ms samples), and the data
 # survives remove + create. Prints the storm's duration, the
 # error-handling throughput (remaps/s), the commits it took and the
 # good-region IOPS during the storm.
@@ -67,7 +67,7 @@ A0=$(status_field r0 auto_remaps) C0=$(status_field r0 commits)
 fio --output-format=json --output=/tmp/storm.json /tmp/storm.fio >/tmp/storm.err 2>&1 &
 STORM=$!
 # The storm's write phase ends when every block is remapped.
-while [ "$(status_field r0 auto_remaps)" -lt $BN ] && kill -0 $STORM 2>/dev/null; do
+while dmr_status r0 && [ "${ST[auto_remaps]}" -lt $BN ] && kill -0 $STORM 2>/dev/null; do
 	sleep 0.5
 done
 S1=$(now_ms)
@@ -107,8 +107,8 @@ read -r N Z AVG GAP BASE <<<"$(awk -v a=$((S0 - GS)) -v b=$((S1 - GS)) '
 	$1 >= a && $1 <= b { n++; if ($2 == 0) z++; s += $2; if (last && $1 - last > gap) gap = $1 - last; last = $1 }
 	END { printf "%d %d %d %d %d", n, z, n ? s / n : 0, gap, bn ? bs / bn : 0 }' /tmp/good-iops)"
 log "good region: $BASE IOPS before the storm, $AVG IOPS during it ($N samples, $Z empty, longest gap between samples $GAP ms)"
-check "good region: I/O completed throughout the storm ($Z empty samples, longest gap $GAP ms <= 2000)" \
-	test "$N" -gt 0 -a "$Z" = 0 -a "$GAP" -le 2000
+check "good region: I/O completed throughout the storm ($Z empty samples, longest gap $GAP ms <= 6000)" \
+	test "$N" -gt 0 -a "$Z" = 0 -a "$GAP" -le 6000
 check "good region: at least 10% of its baseline IOPS during the storm ($AVG vs $BASE)" \
 	test $((AVG * 10)) -ge "$BASE"
 check "good region fio: no error" test "${G#* }" = 0
