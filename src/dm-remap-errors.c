@@ -107,7 +107,8 @@ static int item_retry(struct remap_c *rc, struct dmr_item *it)
 	clone->bi_iter = io->iter;
 	bio_advance(clone, it->bio_off);
 	clone->bi_iter.bi_size = it->len << SECTOR_SHIFT;
-	clone->bi_opf = (it->write ? REQ_OP_WRITE : REQ_OP_READ) | REQ_SYNC;
+	/* Keep the caller's flags: a FUA write must be retried as FUA. */
+	clone->bi_opf |= REQ_SYNC;
 	r = submit_bio_wait(clone);
 	bio_put(clone);
 	return r;
