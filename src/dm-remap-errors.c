@@ -26,6 +26,7 @@ struct dmr_item {
 	bool write;
 	bool spare;		/* the bio had been mapped to the spare */
 	bool bad;		/* still failing after the retries */
+	bool held;		/* a write to a pending block, not sent to main */
 	bool done;		/* the data is where it belongs */
 };
 
@@ -114,20 +115,23 @@ static int item_retry(struct remap_c *rc, struct dmr_item *it)
 	return r;
 }
 
-/* Synchronous whole-block I/O to main or a spare slot through dm-io. */
+/*
+ * Synchronous I/O, through dm-io, to sectors [@off, @off + @count) of a block
+ * on main or of a spare slot; @buf holds the whole block.
+ */
 static int block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
-		    void *buf)
+		    unsigned int off, unsigned int count, void *buf)
 {
 	struct dm_io_region region = {
 		.bdev = spare ? rc->spare_dev->bdev : rc->main_dev->bdev,
-		.sector = spare ? dmr_slot_sector(&rc->geo, where) :
-				  dmr_block_to_sector(rc, where),
-		.count = rc->geo.block_sectors,
+		.sector = off + (spare ? dmr_slot_sector(&rc->geo, where) :
+				 dmr_block_to_sector(rc, where)),
+		.count = count,
 	};
 	struct dm_io_request req = {
 		.bi_opf = op | REQ_SYNC,
 		.mem.type = DM_IO_KMEM,
-		.mem.ptr.addr = buf,
+		.mem.ptr.addr = buf + (off << SECTOR_SHIFT),
 		.client = rc->md.io,
 	};
 
@@ -195,6 +199,7 @@ static struct dmr_item *make_items(struct remap_c *rc, struct llist_node *list,
 				.write = op_is_write(bio_op(bio)),
 				.spare = io->spare,
 				.bad = io->state == DMR_IO_HELD_WRITE,
+				.held = io->state == DMR_IO_HELD_WRITE,
 			};
 			sector += it->len;
 			done += it->len;
@@ -238,18 +243,39 @@ static void retry_items(struct remap_c *rc, struct dmr_item *items,
 	}
 }
 
-/* Do the bad write items of @fix cover its whole block? */
-static bool fix_covers_block(struct remap_c *rc, struct dmr_item *items,
-			     struct dmr_fix *fix)
+/* Mark in @covered the sectors of @fix's block that its held writes set. */
+static void fix_covered(struct remap_c *rc, struct dmr_item *items,
+			struct dmr_fix *fix, unsigned long *covered)
 {
-	unsigned long covered[BITS_TO_LONGS(DMR_MAX_BLOCK_SIZE >> SECTOR_SHIFT)];
 	unsigned int i;
 
 	bitmap_zero(covered, rc->geo.block_sectors);
 	for (i = fix->first; i < fix->first + fix->n; i++)
 		if (items[i].write)
 			bitmap_set(covered, items[i].off, items[i].len);
-	return bitmap_full(covered, rc->geo.block_sectors);
+}
+
+/*
+ * The block as a whole is unreadable: read the logical blocks the held
+ * writes do not fully overwrite one by one, so that bad sectors the writes
+ * replace do not stop the repair. Fails if any other sector is unreadable.
+ */
+static int read_uncovered(struct remap_c *rc, unsigned long *covered,
+			  bool spare, u64 where, void *buf)
+{
+	struct block_device *bdev = spare ? rc->spare_dev->bdev :
+					    rc->main_dev->bdev;
+	unsigned int u = bdev_logical_block_size(bdev) >> SECTOR_SHIFT, s;
+	int r;
+
+	for (s = 0; s < rc->geo.block_sectors; s += u) {
+		if (find_next_zero_bit(covered, s + u, s) >= s + u)
+			continue;
+		r = block_io(rc, REQ_OP_READ, spare, where, s, u, buf);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 /*
@@ -260,15 +286,19 @@ static bool fix_covers_block(struct remap_c *rc, struct dmr_item *items,
 static int fix_write(struct remap_c *rc, struct dmr_item *items,
 		     struct dmr_fix *fix, void *buf)
 {
+	unsigned long covered[BITS_TO_LONGS(DMR_MAX_BLOCK_SIZE >> SECTOR_SHIFT)];
 	const struct dmr_geom *g = &rc->index.geom;
-	unsigned int i, tries;
+	unsigned int i, tries, bs = rc->geo.block_sectors;
 	int r;
 
-	if (!fix_covers_block(rc, items, fix)) {
+	fix_covered(rc, items, fix, covered);
+	if (!bitmap_full(covered, bs)) {
 		bool from_spare = fix->old && !dmr_entry_pending(rc, fix->old);
+		u64 where = from_spare ? dmr_entry_slot(g, fix->old) : fix->block;
 
-		r = block_io(rc, REQ_OP_READ, from_spare, from_spare ?
-			     dmr_entry_slot(g, fix->old) : fix->block, buf);
+		r = block_io(rc, REQ_OP_READ, from_spare, where, 0, bs, buf);
+		if (r)
+			r = read_uncovered(rc, covered, from_spare, where, buf);
 		if (r)
 			return r;	/* the rest of the block is unreadable */
 	}
@@ -277,7 +307,7 @@ static int fix_write(struct remap_c *rc, struct dmr_item *items,
 			item_copy(&items[i], buf);
 
 	for (tries = 0; tries < 4; tries++) {
-		r = block_io(rc, REQ_OP_WRITE, true, fix->slot, buf);
+		r = block_io(rc, REQ_OP_WRITE, true, fix->slot, 0, bs, buf);
 		if (!r)
 			return 0;
 		/* Never reuse it; persisted with the batch. */
@@ -379,6 +409,21 @@ static void plan_pending(struct remap_c *rc, struct dmr_item *items,
 			continue;	/* pending list full: error only */
 		trace_dmr_remap(it->block, rc->pending_slot, true, "pending");
 	}
+}
+
+/*
+ * A write held for a pending block that could not be remapped (spare full,
+ * auto_remap off, metadata failed) goes to main like any write: the disk may
+ * well take it. The block stays pending.
+ */
+static void write_held_to_main(struct remap_c *rc, struct dmr_item *items,
+			       unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (items[i].held && !items[i].done)
+			items[i].done = !item_retry(rc, &items[i]);
 }
 
 /* Complete each held bio once its last item is settled. */
@@ -498,6 +543,7 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 	dmr_replay(rc);
 
 complete:
+	write_held_to_main(rc, items, n);
 	complete_items(rc, items, n);
 	kfree(buf);
 	kvfree(fixes);

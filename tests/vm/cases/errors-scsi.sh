@@ -6,7 +6,8 @@
 # range's blocks); a concurrent reader of a second range makes those pending
 # too; a 64 KiB read across a range marks only the bad blocks pending; a
 # second fio pass (full-block writes) remaps every pending block and then
-# verifies clean. Remaps and pending blocks survive remove + create.
+# verifies clean. Remaps and pending blocks survive remove + create. With
+# the spare full, a full-block write of a pending block still reaches main.
 # vm-timeout: 420
 . tests/vm/lib.sh
 load_module
@@ -52,7 +53,7 @@ EOF
 W0=$(status_field r0 writes)
 fio --output-format=json --output=/tmp/f.json /tmp/f.fio >/tmp/f.err 2>&1 &
 FIO=$!
-while [ $(($(status_field r0 writes) - W0)) -lt 700 ] && kill -0 $FIO 2>/dev/null; do
+while dmr_status r0 && [ $((ST[writes] - W0)) -lt 700 ] && kill -0 $FIO 2>/dev/null; do
 	sleep 0.2
 done
 scsi_debug_medium 12004 100
@@ -142,6 +143,27 @@ if out=$("$DMR_TOOL" check /dev/spare0 2>&1); then
 else
 	fail "dm-remap-tool check: $out"
 fi
+
+# Spare full: a full-block write of a pending block cannot be remapped, so
+# it must go to main like any write (a disk takes such writes and may fix
+# the sector itself): it succeeds here, the block stays pending.
+nullb_create spare1 1 512
+dmsetup create r1 --table "0 $ML remap $SD /dev/spare1 0 224"
+check "tiny spare: 8 manual remaps fill it" \
+	test "$(dmsetup message r1 0 remap $((7000 * BSS)) $((8 * BSS)))" = "remapped=8 already=0 no_space=0 copy_failed=0"
+check "tiny spare: health=spare_full" test "$(status_field r1 health)" = spare_full
+scsi_debug_medium 60000 8	# block 7500
+expect_fail "spare full: block 7500 reads EIO" blk_read /dev/mapper/r1 7500
+check "spare full: block 7500 pending" test "$(dmr_query r1 7500)" = pending
+dmr_image pattern "$M" $BS full 7500
+check "spare full: a full write to pending block 7500 reaches main and succeeds" \
+	blk_write /dev/mapper/r1 7500 "$M"
+scsi_debug_medium 0 0
+dd if="$SD" of=/tmp/a bs=4096 skip=7500 count=1 iflag=direct status=none
+dd if="$M" of=/tmp/b bs=4096 skip=7500 count=1 status=none
+check "spare full: main holds the written data" cmp -s /tmp/a /tmp/b
+dmsetup remove r1
+nullb_remove spare1
 log "total $(($(now_ms) - T0)) ms"
 scsi_debug_medium 0 0
 nullb_remove spare0
