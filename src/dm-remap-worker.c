@@ -202,7 +202,7 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 	u64 changed0 = req->changed, failed0 = req->copy_failed;
 	struct dmr_mig *migs;
 	u64 b, i, n = 0;
-	int r;
+	int r = 0;
 
 	migs = kvcalloc(count, sizeof(*migs), GFP_KERNEL);
 	if (!migs)
@@ -302,7 +302,7 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 		      req->copy_failed - failed0);
 out:
 	kvfree(migs);
-	return 0;
+	return r;
 }
 
 /* Copy blocks back to main and release their spare blocks. */
@@ -313,7 +313,7 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 	const struct dmr_geom *g = &rc->index.geom;
 	struct dmr_mig *migs;
 	u64 b, e, i, n = 0;
-	int r;
+	int r = 0;
 
 	migs = kvcalloc(count, sizeof(*migs), GFP_KERNEL);
 	if (!migs)
@@ -369,7 +369,7 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 		      req->copy_failed - failed0);
 out:
 	kvfree(migs);
-	return 0;
+	return r;
 }
 
 static const char *const dmr_op_names[] = {
@@ -385,7 +385,10 @@ static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 	unsigned int noio = memalloc_noio_save();
 	int r = 0;
 
-	if (req->op == DMR_REQ_COMMIT)
+	/* Metadata that failed to commit takes no more changes. */
+	if (rc->md.failed)
+		r = -EIO;
+	else if (req->op == DMR_REQ_COMMIT)
 		r = dmr_md_commit(rc);
 	while (req->op != DMR_REQ_COMMIT && !r && done < req->count) {
 		n = min(req->count - done, max);
