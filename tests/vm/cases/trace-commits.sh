@@ -8,69 +8,7 @@
 # bpftrace output is kept in build/vm-logs/trace-commits/.
 # vm-timeout: 420
 . tests/vm/lib.sh
-
-# bt_start NAME SCRIPT [ARGS...]: run a bpftrace script in the background,
-# output in $OUT/NAME.out (kept in build/vm-logs/<test>/).
-bt_start() {
-	local name=$1
-	shift
-	bpftrace "$@" >"$OUT/$name.out" 2>&1 &
-	eval "BT_${name//-/_}=$!"
-}
-
-# bt_wait NAME...: wait (up to 240 s each: TCG) for the BEGIN line
-# "Tracing ...", printed once every probe is attached ("Attaching N probes"
-# comes before the attaching, which takes seconds under TCG).
-bt_wait() {
-	local name pid i
-	for name in "$@"; do
-		eval "pid=\$BT_${name//-/_}"
-		for i in $(seq 480); do
-			grep -q '^Tracing ' "$OUT/$name.out" && break
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.5
-		done
-		if ! grep -q '^Tracing ' "$OUT/$name.out"; then
-			sed 's/WARNING/warning/g' "$OUT/$name.out"
-			fail "$name: bpftrace did not attach"
-			return 1
-		fi
-		ok "$name: $(grep '^Attaching' "$OUT/$name.out")"
-	done
-}
-
-# bt_stop NAME: SIGINT, wait for the final print, show it; it must carry no
-# bpftrace warning or error. (The console must not say "WARNING": run-vm
-# takes that for a kernel report.)
-bt_stop() {
-	local pid
-	eval "pid=\$BT_${1//-/_}"
-	kill -INT "$pid" 2>/dev/null || true
-	wait "$pid" || true
-	echo "--- $1.out"
-	sed 's/WARNING/warning/g' "$OUT/$1.out" | cat -s
-	if grep -qE 'WARNING|ERROR|Lost [0-9]+ events' "$OUT/$1.out"; then
-		fail "$1: bpftrace warnings or errors"
-	else
-		ok "$1: ran without warnings"
-	fi
-}
-
-# hist_count FILE MAP [KEY]: total of the counts in histogram @MAP[KEY]
-# (no KEY: the unkeyed @MAP).
-hist_count() {
-	awk -v hdr="@$2${3:+[$3]}:" '
-		index($0, hdr) == 1 { on = 1; next }
-		on && /^\[/ { sub(/^[^])]*[])] */, ""); n += $1; next }
-		on { on = 0 }
-		END { print n + 0 }' "$1"
-}
-
-# map_value FILE PREFIX: the number after "PREFIX: " (0 if absent).
-map_value() {
-	awk -v p="$2: " 'index($0, p) == 1 { print substr($0, length(p) + 1) + 0; f = 1 }
-		END { if (!f) print 0 }' "$1"
-}
+. tests/vm/bpftrace.sh
 
 load_module
 nullb_setup

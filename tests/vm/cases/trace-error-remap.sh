@@ -3,76 +3,16 @@
 # blocks at the same block numbers (the script must keep the devices apart):
 # one O_DIRECT write to each bad block (each fails on main, is retried and
 # auto-remapped), and on r0 a read of another bad block (it becomes pending)
-# followed by a full write of it (remapped). @error_to_remap_us[main disk]
+# followed by a full write of it (remapped). @error_to_remap_us[dm-N]
 # must hold exactly one sample per auto remap of that device (status
-# auto_remaps), @error_to_pending_us[main0] the pending block, @held_us
+# auto_remaps), @error_to_pending_us[dm-N] the pending block, @held_us
 # every held bio by outcome, and the verbose lines every remapped block.
+# Last, r1 with auto_remap off gets a write to one more bad block: the error
+# is passed up (@passed).
 # bpftrace output is kept in build/vm-logs/trace-error-remap/.
 # vm-timeout: 420
 . tests/vm/lib.sh
-
-# bt_start NAME SCRIPT [ARGS...]: run a bpftrace script in the background,
-# output in $OUT/NAME.out (kept in build/vm-logs/<test>/).
-bt_start() {
-	local name=$1
-	shift
-	bpftrace "$@" >"$OUT/$name.out" 2>&1 &
-	eval "BT_${name//-/_}=$!"
-}
-
-# bt_wait NAME...: wait (up to 240 s each: TCG) for the BEGIN line
-# "Tracing ...", printed once every probe is attached ("Attaching N probes"
-# comes before the attaching, which takes seconds under TCG).
-bt_wait() {
-	local name pid i
-	for name in "$@"; do
-		eval "pid=\$BT_${name//-/_}"
-		for i in $(seq 480); do
-			grep -q '^Tracing ' "$OUT/$name.out" && break
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.5
-		done
-		if ! grep -q '^Tracing ' "$OUT/$name.out"; then
-			sed 's/WARNING/warning/g' "$OUT/$name.out"
-			fail "$name: bpftrace did not attach"
-			return 1
-		fi
-		ok "$name: $(grep '^Attaching' "$OUT/$name.out")"
-	done
-}
-
-# bt_stop NAME: SIGINT, wait for the final print, show it; it must carry no
-# bpftrace warning or error. (The console must not say "WARNING": run-vm
-# takes that for a kernel report.)
-bt_stop() {
-	local pid
-	eval "pid=\$BT_${1//-/_}"
-	kill -INT "$pid" 2>/dev/null || true
-	wait "$pid" || true
-	echo "--- $1.out"
-	sed 's/WARNING/warning/g' "$OUT/$1.out" | cat -s
-	if grep -qE 'WARNING|ERROR|Lost [0-9]+ events' "$OUT/$1.out"; then
-		fail "$1: bpftrace warnings or errors"
-	else
-		ok "$1: ran without warnings"
-	fi
-}
-
-# hist_count FILE MAP [KEY]: total of the counts in histogram @MAP[KEY]
-# (no KEY: the unkeyed @MAP).
-hist_count() {
-	awk -v hdr="@$2${3:+[$3]}:" '
-		index($0, hdr) == 1 { on = 1; next }
-		on && /^\[/ { sub(/^[^])]*[])] */, ""); n += $1; next }
-		on { on = 0 }
-		END { print n + 0 }' "$1"
-}
-
-# map_value FILE PREFIX: the number after "PREFIX: " (0 if absent).
-map_value() {
-	awk -v p="$2: " 'index($0, p) == 1 { print substr($0, length(p) + 1) + 0; f = 1 }
-		END { if (!f) print 0 }' "$1"
-}
+. tests/vm/bpftrace.sh
 
 load_module
 nullb_setup
@@ -81,13 +21,16 @@ for d in 0 1; do
 	nullb_create spare$d 16 4096
 	remap_create r$d $(sectors /dev/main$d) /dev/main$d /dev/spare$d 0 $(sectors /dev/spare$d)
 done
+D0=$(dm_kname r0) D1=$(dm_kname r1)
+log "r0 is $D0, r1 is $D1"
 BAD0="100 200 300 400 500 600 700 800"
 BAD1="100 200 300"
+PASS1=400
 PEND=1000
 for b in $BAD0 $PEND; do
 	echo "+$((b * 8))-$((b * 8 + 7))" >/sys/kernel/config/nullb/main0/badblocks
 done
-for b in $BAD1; do
+for b in $BAD1 $PASS1; do
 	echo "+$((b * 8))-$((b * 8 + 7))" >/sys/kernel/config/nullb/main1/badblocks
 done
 
@@ -107,6 +50,9 @@ check "r0: block $PEND is pending" bash -c \
 	"dmsetup message r0 0 query $((PEND * 8)) | grep -q pending"
 check "r0: full write of pending block $PEND" dd if=/dev/urandom of=/dev/mapper/r0 \
 	bs=4096 seek=$PEND count=1 oflag=direct status=none
+check "r1: auto_remap off" dmsetup message r1 0 auto_remap off
+expect_fail "r1: write of bad block $PASS1 fails" dd if=/dev/urandom of=/dev/mapper/r1 \
+	bs=4096 seek=$PASS1 count=1 oflag=direct status=none
 dmsetup status r0
 dmsetup status r1
 bt_stop error-remap
@@ -118,27 +64,30 @@ a0=$(status_field r0 auto_remaps)
 a1=$(status_field r1 auto_remaps)
 check "r0: auto_remaps = $((n0 + 1))" test "$a0" = $((n0 + 1))
 check "r1: auto_remaps = $n1" test "$a1" = "$n1"
-check "@error_to_remap_us[main0]: one sample per auto remap ($a0)" \
-	test "$(hist_count "$F" error_to_remap_us main0)" = "$a0"
-check "@error_to_remap_us[main1]: one sample per auto remap ($a1)" \
-	test "$(hist_count "$F" error_to_remap_us main1)" = "$a1"
-check "@error_to_pending_us[main0]: the pending block" \
-	test "$(hist_count "$F" error_to_pending_us main0)" = 1
-check "@held_us[recovered]: every write ($((n0 + n1 + 1)))" \
-	test "$(hist_count "$F" held_us recovered)" = $((n0 + n1 + 1))
-check "@held_us[failed]: the read" test "$(hist_count "$F" held_us failed)" = 1
+check "@error_to_remap_us[$D0]: one sample per auto remap ($a0)" \
+	test "$(hist_count "$F" error_to_remap_us "$D0")" = "$a0"
+check "@error_to_remap_us[$D1]: one sample per auto remap ($a1)" \
+	test "$(hist_count "$F" error_to_remap_us "$D1")" = "$a1"
+check "@error_to_pending_us[$D0]: the pending block" \
+	test "$(hist_count "$F" error_to_pending_us "$D0")" = 1
+check "@held_us[$D0, recovered]: every write ($((n0 + 1)))" \
+	test "$(hist_count "$F" held_us "$D0, recovered")" = $((n0 + 1))
+check "@held_us[$D1, recovered]: every write ($n1)" \
+	test "$(hist_count "$F" held_us "$D1, recovered")" = "$n1"
+check "@held_us[$D0, failed]: the read" test "$(hist_count "$F" held_us "$D0, failed")" = 1
 for b in $BAD0 $PEND; do
 	check "r0: remap line for block $b" \
-		grep -qE "ms remap  disk=main0 block=$b slot=[0-9]+ reason=auto after [0-9]+ us" "$F"
+		grep -qE "ms remap  dev=$D0 block=$b slot=[0-9]+ reason=auto after [0-9]+ us" "$F"
 done
 for b in $BAD1; do
 	check "r1: remap line for block $b" \
-		grep -qE "ms remap  disk=main1 block=$b slot=[0-9]+ reason=auto" "$F"
+		grep -qE "ms remap  dev=$D1 block=$b slot=[0-9]+ reason=auto" "$F"
 done
 check "pending line for block $PEND" \
-	grep -qE "ms remap  disk=main0 block=$PEND slot=[0-9]+ reason=pending" "$F"
+	grep -qE "ms remap  dev=$D0 block=$PEND slot=[0-9]+ reason=pending" "$F"
 check "usec bucket lines with counts" \
 	grep -qE '^\[[0-9]+[KM]?, [0-9]+[KM]?\) +[1-9][0-9]* \|' "$F"
+check "@passed: the write with auto_remap off" test "$(map_value "$F" @passed)" = 1
 
 dmsetup remove r0
 dmsetup remove r1
