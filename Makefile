@@ -19,12 +19,19 @@ KERNEL_LINT := $(filter-out include/dm-remap/user-shim.h,$(KERNEL_SOURCES))
 
 export KVER
 
-.PHONY: all module userspace deps check demo bench lint clean
+.PHONY: all module module-notrace userspace deps check demo bench lint clean
 
 all: module userspace
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+# The module with its tracepoints compiled out, in build/notrace/ (for the
+# tracecost part of bench/run-bench).
+module-notrace:
+	rm -rf build/notrace && mkdir -p build/notrace/src
+	cp Kbuild build/notrace/ && cp src/*.[ch] build/notrace/src/ && cp -r include build/notrace/
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/notrace W=1 DMR_NO_TRACE=y modules
 
 userspace:
 	@for d in tools tests/unit tests/helpers; do \

@@ -104,15 +104,29 @@ part_perf() {
 		say "perf record -g on randread $cfg, ${PERF_RT}s"
 		{
 			fio_global "${REGION_MB}M"
-			fio_job "perf.$cfg" "$dev" randread "$PERF_RT" cpus_allowed=0
+			fio_job "perf.$cfg" "$dev" randread 300 cpus_allowed=0
 		} >/tmp/perf.fio
-		# fio and its children only: completions run in fio's context
-		# (null_blk irqmode=0), and an idle CPU's samples stay out.
-		perf record -q -N -g -e cpu-clock -F 4000 -D 300 -o "/tmp/perf-$cfg.data" -- \
-			fio --eta=never --output-format=json --output="$RAW/perf-$cfg.json" /tmp/perf.fio \
-			>>"$RAW/perf.log" 2>&1
+		# Start fio, wait until its I/O flows (its start-up, e.g. loading the
+		# ceph libraries of its rbd engine, takes seconds under TCG), then
+		# sample CPU 0, where fio runs, for PERF_RT seconds.
+		local stat r0 r1 i fpid
+		stat=/sys/dev/block/$(devno "$dev")/stat
+		fio --eta=never --output-format=json --output="$RAW/perf-$cfg.json" /tmp/perf.fio \
+			>>"$RAW/perf.log" 2>&1 &
+		fpid=$!
+		r0=$(awk '{ print $1 }' "$stat")
+		for i in $(seq 1 1200); do
+			sleep 0.1
+			r1=$(awk '{ print $1 }' "$stat")
+			[ $((r1 - r0)) -lt 2000 ] || break
+		done
+		perf record -q -N -g -e cpu-clock -F 4000 -a -C 0 -o "/tmp/perf-$cfg.data" -- \
+			sleep "$PERF_RT" >>"$RAW/perf.log" 2>&1
+		kill -INT "$fpid" 2>/dev/null || true
+		wait "$fpid" || true
 		(
 			set +o pipefail
+			# fio only: completions run in its context (null_blk irqmode=0).
 			rep() { perf report -i "/tmp/perf-$cfg.data" --stdio --comms fio "$@" 2>>"$RAW/perf.log"; }
 			strip() { grep -v '^#' | grep -v '^$' | sed -E 's/( +-)* *$//'; }
 			echo "### self time, top symbols (perf report --no-children --sort symbol)"
@@ -124,7 +138,7 @@ part_perf() {
 				grep -E '\] (dm_submit_bio|__map_bio|remap_map|remap_end_io|dmr_[a-z_]+|linear_map|clone_endio|dm_accept_partial_bio|null_queue_rq|blk_mq_submit_bio|__x64_sys_io_submit)$' |
 				head -n 16
 		) >"$RAW/perf-$cfg.txt" || true
-		rm -f "/tmp/perf-$cfg.data"
+		mv "/tmp/perf-$cfg.data" "$RAW/" 2>/dev/null || true
 	done
 }
 

@@ -422,8 +422,8 @@ unset multiplot
             return
         self.w("## 4. perf profile, 4 KiB random read (wall-clock boot)")
         self.w()
-        self.w("`perf record -g -e cpu-clock -F 4000 -D 300 -- fio ...` (fio and its children "
-               "only, pinned to CPU 0; %s s, QD32), `perf report --stdio --comms fio`, in the "
+        self.w("fio pinned to CPU 0 (QD32); once its I/O flows, `perf record -g -e cpu-clock "
+               "-F 4000 -a -C 0 -- sleep %s`, then `perf report --stdio --comms fio`; in the "
                "scaling boot (TCG without icount). Not under icount: there the sampling timer "
                "fires at exact instruction counts in lockstep with the periodic I/O loop and "
                "the samples alias (one symbol got 44%% of the samples for dm-linear and 73%% for "
@@ -437,9 +437,7 @@ unset multiplot
                "`dm_submit_bio` and `linear_map`." % self.params.get("PERF_RT"))
         self.w()
         for c in cfgs:
-            jobs = load_fio(self.p("scaling", "perf-%s.json" % c))
-            extra = " (%s IOPS under perf)" % fmt_int(iops(jobs[0])) if jobs else ""
-            self.w("### %s%s" % (c, extra))
+            self.w("### %s" % c)
             self.w()
             self.w("```")
             for line in open(self.p("scaling", "perf-%s.txt" % c)):
@@ -610,6 +608,73 @@ unset multiplot
                     fmt_int(statistics.median(b)), fmt_int(min(b)), fmt_int(max(b))))
         self.w()
 
+    # ---- tracepoint cost -------------------------------------------------------
+    TC_BUILDS = (("notrace", "built without tracepoints (`DMR_NO_TRACE=y`)"),
+                 ("traced", "normal build, tracepoints disabled"),
+                 ("enabled", "normal build, every dm_remap event enabled"))
+
+    def collect_tracecost(self):
+        """{workload: {build: {config: [IOPS per round]}}}"""
+        res = {}
+        for wl in self.params.get("TC_WORKLOADS", "").split():
+            for rep in range(1, int(self.params.get("TC_REPS", 0)) + 1):
+                for build, _ in self.TC_BUILDS:
+                    for j in load_fio(self.p("tracecost", "%s-%d-%s.json" % (wl, rep, build))):
+                        cfg = j["jobname"].rpartition(".")[0]
+                        res.setdefault(wl, {}).setdefault(build, {}).setdefault(cfg, []).append(iops(j))
+        return res
+
+    def write_tracecost(self):
+        res = self.collect_tracecost()
+        if not res:
+            return
+        self.w("## 8. Tracepoint cost (icount: deterministic)")
+        self.w()
+        self.w("A separate icount boot. In every round the module is loaded twice: the normal "
+               "build (its 7 tracepoints disabled, then every `dm_remap` event enabled, the "
+               "ring buffer recording) and the same source built with `DMR_NO_TRACE=y` "
+               "(`make module-notrace`: the tracepoints compiled out). Each time dm-linear, "
+               "remap with 0 remaps and remap with every I/O remapped run %s s of guest time; "
+               "%s rounds, the build that goes first alternating. Δ is the extra guest "
+               "instructions per I/O over the dm-linear jobs of the same load; the last "
+               "column compares that Δ with the build without tracepoints."
+               % (self.params.get("TC_RT"), self.params.get("TC_REPS")))
+        self.w()
+        for wl, per in res.items():
+            self.w("### %s" % WORKLOAD_TEXT.get(wl, wl))
+            self.w()
+            self.w("| build | config | IOPS (median) | spread | instructions/I/O | Δ vs dm-linear "
+                   "| Δ vs no-tracepoint build |")
+            self.w("|---|---|---:|---:|---:|---:|---:|")
+            base = {}
+            for build, text in self.TC_BUILDS:
+                cfgs = per.get(build, {})
+                if "linear" not in cfgs:
+                    continue
+                lin = 1e9 / statistics.median(cfgs["linear"])
+                for cfg in ("linear", "remap-0", "remap-all-hit"):
+                    vals = cfgs.get(cfg)
+                    if not vals:
+                        continue
+                    med = statistics.median(vals)
+                    ipio = 1e9 / med
+                    delta = ipio - lin
+                    if build == "notrace":
+                        base[cfg] = delta
+                    vs = "{:+,.0f}".format(delta - base[cfg]) if cfg in base and cfg != "linear" else ""
+                    self.w("| %s | %s | %s | %.3f%% | %s | %s | %s |" % (
+                        text, cfg, fmt_int(med), 100.0 * (max(vals) - min(vals)) / med,
+                        fmt_int(ipio), "{:+,.0f}".format(delta) if cfg != "linear" else "ref",
+                        "ref" if build == "notrace" and cfg != "linear" else vs))
+            self.w()
+        ev = self.p("tracecost", "enabled-events.txt")
+        if os.path.exists(ev):
+            n = [int(x) for x in open(ev).read().split()]
+            self.w("With the events enabled, the ring buffer held %s `dmr_spare_io` events per "
+                   "round and workload (the all-hit job sends every I/O to the spare)."
+                   % ", ".join(fmt_int(x) for x in n))
+            self.w()
+
     # ---- assemble -----------------------------------------------------------
     def write(self):
         self.collect_matrix()
@@ -621,6 +686,7 @@ unset multiplot
         self.write_many()
         self.write_scaling()
         self.write_numa()
+        self.write_tracecost()
         body = self.lines[body_start:]
         self.lines = self.lines[:body_start]
         h = self.host
