@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Spare exhaustion with a tiny spare (8 slots). One at a time: the first 8
 # bad-block writes are remapped and succeed, later ones fail with EIO and
-# change nothing; health goes ok -> degraded -> spare_full, each with a dm
-# event; good blocks keep working; unremapping a block frees a slot for the
-# next bad write; spare_full survives remove + create. Concurrently: 16
-# writers on 16 bad blocks with 8 free slots: exactly 8 succeed, and those
-# are exactly the remapped blocks, holding the written data. No crash.
-# vm-timeout: 360
+# change nothing; health goes ok -> degraded -> spare_low -> spare_full
+# (spare_low_percent=50), each with one dm event; good blocks keep working;
+# unremapping a block frees a slot for the next bad write; spare_full
+# survives remove + create. Concurrently: 16 writers on 16 bad blocks with
+# 8 free slots: exactly 8 succeed, and those are exactly the remapped
+# blocks, holding the written data. Pending list exhaustion: 5000
+# unreadable blocks read by fio: all EIO, pending stops at the list's
+# capacity (4048, persisted), unlisted ones still remap on a full write.
+# vm-timeout: 420
 . tests/vm/lib.sh
 load_module
 nullb_setup
@@ -23,6 +26,7 @@ M=/tmp/model
 T0=$(now_ms)
 check "fill (model)" "$IOTEST" fill "$DEV" "$M" 4
 check "health=ok" test "$(status_field r0 health)" = ok
+echo 50 >/sys/module/dm_remap/parameters/spare_low_percent
 EV=$(dm_events r0)
 
 # One good block remapped by hand (to be unremapped later), then bad blocks
@@ -45,10 +49,10 @@ done
 log "health after each write:$H"
 check "the first 7 bad writes succeed (1 slot was taken), the other 5 fail" \
 	test "$n $(tr '\n' ' ' </tmp/ok)" = "7 100 101 102 103 104 105 106 "
-check "health: degraded until the 7th, then spare_full" \
-	test "$H" = "$(printf ' degraded%.0s' 1 2 3 4 5 6)$(printf ' spare_full%.0s' 1 2 3 4 5 6)"
-check "health ok -> degraded -> spare_full raised 2 dm events ($EV -> $(dm_events r0))" \
-	test "$(dm_events r0)" = $((EV + 2))
+check "health: degraded with 2..4 slots used, spare_low with 5..7, then spare_full" \
+	test "$H" = "$(printf ' degraded%.0s' 1 2 3)$(printf ' spare_low%.0s' 1 2 3)$(printf ' spare_full%.0s' 1 2 3 4 5 6)"
+check "health ok -> degraded -> spare_low -> spare_full raised 3 dm events ($EV -> $(dm_events r0))" \
+	test "$(dm_events r0)" = $((EV + 3))
 out=$(dmsetup status r0)
 log "$out"
 check "spare=8/8 remaps=8 health=spare_full" test \
@@ -68,8 +72,7 @@ check "whole device = model except the 5 (EIO)" dmr_image check "$DEV" "$M" $BS 
 # Unremap block 50 (good on main): one slot frees, the next bad write works.
 check "unremap block 50" \
 	test "$(dmsetup message r0 0 unremap 400)" = "unremapped=1 not_remapped=0 copy_failed=0"
-check "health back to spare_low or degraded" \
-	grep -qx -e spare_low -e degraded <<<"$(status_field r0 health)"
+check "health back to spare_low (7 of 8 used)" test "$(status_field r0 health)" = spare_low
 check "full write to pending block 107 now succeeds" blk_write "$DEV" 107 "$M"
 check "block 107 remapped, spare full again" test \
 	"$(dmr_query r0 107) $(status_field r0 health) $(status_field r0 spare)" = "remapped spare_full 8/8"
@@ -116,8 +119,60 @@ set_minus /tmp/c-all /tmp/c-ok >/tmp/c-eio
 check "the successful blocks read their data; the failed ones EIO" \
 	dmr_image check "$DEV" "$M" $BS /tmp/c-eio 3000 16
 dmsetup remove r0
+
+# Pending list exhaustion: 5000 unreadable blocks, read at QD 32.
+nullb_create main1 32 512
+nullb_create spare1 8 512
+nullb_bad main1 + $((1000 * BSS)) $((1500 * BSS - 1))	# blocks 1000..1499
+nullb_bad main1 + $((2000 * BSS)) $((6500 * BSS - 1))	# blocks 2000..6499
+TABLE="0 $(sectors /dev/main1) remap /dev/main1 /dev/spare1 0 $(sectors /dev/spare1)"
+M=/tmp/model1
+dmsetup create r0 --table "$TABLE"
+t=$(now_ms)
+fio --name=pr --filename="$DEV" --direct=1 --ioengine=libaio --bs=4k --rw=randread \
+	--offset=$((1000 * BS)) --size=$((5500 * BS)) --iodepth=32 --continue_on_error=read \
+	--ignore_error=EIO --output-format=json --output=/tmp/pr.json >/tmp/pr.err 2>&1 ||
+	fail "fio: $(tail -n 3 /tmp/pr.err)"
+log "5500 reads, 5000 of them failing, in $(($(now_ms) - t)) ms"
+check "fio: exactly the 5000 bad blocks read EIO" \
+	test "$(fio_json /tmp/pr.json "jobs[0]['total_err']")" = 5000
+dmr_status r0
+log "${ST[line]}"
+check "pending = 4048 (the list is full), health=degraded, metadata=ok" \
+	test "${ST[pending]} ${ST[health]} ${ST[metadata]}" = "4048 degraded ok"
+dmr_pending r0 >/tmp/pl
+check "every pending block is a bad one" \
+	awk '($1 < 1000 || ($1 >= 1500 && $1 < 2000) || $1 >= 6500) { bad = 1 } END { exit bad }' /tmp/pl
+seq 1000 1499 >/tmp/allbad
+seq 2000 6499 >>/tmp/allbad
+set_minus /tmp/allbad /tmp/pl >/tmp/unlisted-all
+head -n 20 /tmp/unlisted-all >/tmp/unlisted
+dmr_image pattern "$M" $BS u $(cat /tmp/unlisted)
+check "20 bad blocks that are not pending take a full write (remapped)" \
+	dmr_image put "$DEV" "$M" $BS $(cat /tmp/unlisted)
+check "remaps=20 pending=4048" \
+	test "$(status_field r0 remaps) $(status_field r0 pending)" = "20 4048"
+head -n 5 /tmp/pl >/tmp/pl5
+dmr_image pattern "$M" $BS p $(cat /tmp/pl5)
+check "5 pending blocks take a full write (remapped, list shrinks)" \
+	dmr_image put "$DEV" "$M" $BS $(cat /tmp/pl5)
+check "remaps=25 pending=4043" \
+	test "$(status_field r0 remaps) $(status_field r0 pending)" = "25 4043"
+dmsetup remove r0
+if out=$("$DMR_TOOL" check /dev/spare1 2>&1); then
+	check "dm-remap-tool check: 25 mapped, 4043 pending, clean" \
+		grep -q "records: 25 mapped, 0 bad, 4043 pending" <<<"$out"
+else
+	fail "dm-remap-tool check: $out"
+fi
+dmsetup create r0 --table "$TABLE"
+check "reload: pending=4043 remaps=25" \
+	test "$(status_field r0 pending) $(status_field r0 remaps)" = "4043 25"
+dmsetup remove r0
 log "total $(($(now_ms) - T0)) ms"
 nullb_remove main0
 nullb_remove spare0
+nullb_remove main1
+nullb_remove spare1
 check "rmmod dm_remap" unload_module
 finish

@@ -54,28 +54,28 @@ in_range() { awk -v a="$2" -v b=$(($2 + $3)) '$1 < a || $1 >= b { bad = 1 } END 
 
 # --- A: live switch to error_writes on blocks [2048, 2304) ---
 A0=2048 AN=256
-fio_job a 1024 3072 60 >/tmp/a.fio
+fio_job a 1024 2048 60 >/tmp/a.fio
 W0=$(status_field r0 writes)
 fio --output-format=json --output=/tmp/a.json /tmp/a.fio >/tmp/a.err 2>&1 &
 FIO=$!
 wait_writes() {
-	while [ $(($(status_field r0 writes) - W0)) -lt "$1" ]; do
+	while dmr_status r0 && [ $((ST[writes] - W0)) -lt "$1" ]; do
 		kill -0 $FIO 2>/dev/null || return 1
 		sleep 0.2
 	done
 }
-if wait_writes 900; then
+if wait_writes 600; then
 	dm_switch fmain "$(flakey_table /dev/main0 "$ML" $((A0 * BSS)):$((AN * BSS)):0:1:error_writes)"
 	ok "A: segment switched to error_writes after $(($(status_field r0 writes) - W0)) writes"
 else
-	fail "A: fio ended before 900 writes"
+	fail "A: fio ended before 600 writes"
 fi
-if wait_writes 2100; then
+if wait_writes 1400; then
 	dm_switch fmain "$(flakey_table /dev/main0 "$ML")"
 	n=$(($(status_field r0 writes) - W0))
-	check "A: segment healed while fio still writes ($n of 3072)" test "$n" -lt 3072
+	check "A: segment healed while fio still writes ($n of 2048)" test "$n" -lt 2048
 else
-	fail "A: fio ended before 2100 writes"
+	fail "A: fio ended before 1400 writes"
 fi
 if wait $FIO; then ok "A: fio: no verify error, no write error"; else
 	fail "A: fio failed: $(grep -v '^$' /tmp/a.err | tail -n 5)"
@@ -88,7 +88,7 @@ check "A: some blocks were remapped ($NR)" test "$NR" -gt 0
 check "A: every remap lies in the flakey segment" in_range /tmp/list $A0 $AN
 check "A: pending=0 (reads passed), bad_slots=0" \
 	test "$(kv_field pending "$out") $(kv_field bad_slots "$out")" = "0 0"
-dmr_image absorb "$DEV" "$M" $BS 1024 3072
+dmr_image absorb "$DEV" "$M" $BS 1024 2048
 # Writing the whole segment while it fails writes remaps all of it.
 dm_switch fmain "$(flakey_table /dev/main0 "$ML" $((A0 * BSS)):$((AN * BSS)):0:1:error_writes)"
 dmr_image pattern "$M" $BS a2 $(seq $A0 $((A0 + AN - 1)))
@@ -131,8 +131,8 @@ check "C: the 32 failing blocks read EIO, everything else = model" \
 	dmr_image check "$DEV" "$M" $BS /tmp/c-all
 dmr_pending r0 >/tmp/c-pending
 check "C: exactly the 32 blocks are pending" cmp -s /tmp/c-all /tmp/c-pending
-check "C: status pending=32 health=degraded" \
-	test "$(status_field r0 pending) $(status_field r0 health)" = "32 degraded"
+dmr_status r0
+check "C: status pending=32 health=degraded" test "${ST[pending]} ${ST[health]}" = "32 degraded"
 awk 'NR % 2' /tmp/c-all >/tmp/c-half
 dmr_image pattern "$M" $BS c $(cat /tmp/c-half)
 check "C: full-block writes to 16 pending blocks succeed" \
@@ -142,8 +142,9 @@ check "C: those 16 are remapped" \
 expect_fail "C: a 512-byte write into a failing pending block fails" \
 	dd if=/dev/urandom of="$DEV" bs=512 seek=$(((C0 + 1) * BSS + 2)) count=1 oflag=direct conv=notrunc
 set_minus /tmp/c-all /tmp/c-half >/tmp/c-eio
+dmr_status r0
 check "C: pending=16 remaps=+16; EIO exactly on the 16 left" \
-	test "$(status_field r0 pending) $(($(status_field r0 remaps) - R0))" = "16 16"
+	test "${ST[pending]} $((ST[remaps] - R0))" = "16 16"
 check "C: whole device = model, EIO on the 16 pending blocks" \
 	dmr_image check "$DEV" "$M" $BS /tmp/c-eio
 dm_switch fmain "$(flakey_table /dev/main0 "$ML")"

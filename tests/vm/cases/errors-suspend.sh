@@ -46,7 +46,7 @@ FIO=$!
 F_START=$(now_ms)
 
 # Suspend/resume cycles until fio ends; each step must finish in 60 s.
-cycles=0 hung=0 maxms=0 injected=0
+cycles=0 hung=0 maxms=0 injected=0 times=
 while kill -0 $FIO 2>/dev/null; do
 	t=$(now_ms)
 	case $((cycles % 2)) in
@@ -56,6 +56,7 @@ while kill -0 $FIO 2>/dev/null; do
 	sleep 0.2
 	timeout 60 dmsetup resume r0 || hung=$((hung + 1))
 	t=$(($(now_ms) - t))
+	times="$times $t"
 	[ "$t" -le "$maxms" ] || maxms=$t
 	cycles=$((cycles + 1))
 	# (by time: the write phase lasts >= 25 s at the rate cap)
@@ -68,7 +69,7 @@ done
 if wait $FIO; then ok "fio: no verify error, no write error"; else
 	fail "fio failed: $(grep -v '^$' /tmp/s.err | tail -n 5)"
 fi
-log "$cycles suspend/resume cycles during fio, slowest $maxms ms; live injection ${injected} ms into fio"
+log "$cycles suspend/resume cycles during fio, slowest $maxms ms (each, ms:$times); live injection ${injected} ms into fio"
 check "no suspend/resume step failed or hung ($hung)" test "$hung" = 0
 check "at least 6 cycles ran during fio ($cycles)" test "$cycles" -ge 6
 check "the live injection happened ($injected ms into fio)" test "$injected" -gt 0
