@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Every kind of invalid table line is refused with its own ti->error message
-# and leaves no device behind.
+# and leaves no device behind; invalid module parameter values are refused.
 . tests/vm/lib.sh
 load_module
 nullb_setup
@@ -67,6 +67,27 @@ reject $ML "$M $S 8 $SL" "Spare range exceeds the spare device"
 reject $ML "$M $S 0 $((SL + 1))" "Spare range exceeds the spare device"
 reject $((ML + 8)) "$M $S 0 $SL" "Target length exceeds the main device"
 reject $((ML / 2)) "$M $M $((ML / 2 - 8)) 64" "Spare range overlaps the mapped main range"
+
+# Module parameters: out-of-range and non-numeric values are refused with a
+# kernel log message naming the range, and the value stays; in-range values
+# are taken.
+P=/sys/module/dm_remap/parameters
+for spec in "summary_shift 31" "summary_shift -1" "batch_blocks 0" "batch_blocks 16777217" \
+	"read_retries 101" "read_retries x" "commit_interval 60001" "spare_low_percent 101" \
+	"spare_low_percent 5x"; do
+	set -- $spec
+	old=$(cat "$P/$1")
+	expect_fail "parameter $1=$2 refused" sh -c "echo '$2' >$P/$1"
+	check "parameter $1 still $old" test "$(cat "$P/$1")" = "$old"
+	check "parameter $1=$2: the log gives the range" \
+		grep -q "dm-remap: $1 must be an integer in \[" <<<"$(dmesg | tail -n 3)"
+done
+for spec in "summary_shift 12 10" "batch_blocks 1 262144" "read_retries 0 2" \
+	"commit_interval 60000 10" "spare_low_percent 100 10"; do
+	set -- $spec
+	check "parameter $1=$2 taken" sh -c "echo $2 >$P/$1 && test \$(cat $P/$1) = $2"
+	echo "$3" >"$P/$1"
+done
 
 check "no dm devices left" test -z "$(dmsetup ls | grep -v 'No devices found' || true)"
 check "valid line still accepted" dmsetup create good --table "0 $ML remap $M $S 0 $SL"
