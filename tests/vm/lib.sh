@@ -123,6 +123,27 @@ fio_verify() {
 RT=$TOP/build/bin/dmr-remaptest
 DMR_TOOL=$TOP/tools/dm-remap-tool
 
+# tool_says OUTPUT REGEX...: every REGEX matches a line of OUTPUT.
+tool_says() {
+	local out=$1 re
+	shift
+	for re in "$@"; do grep -q -- "$re" <<<"$out" || return 1; done
+}
+
+# check_tool_records DEV MAPPED BAD PENDING [WHAT]: `dm-remap-tool check` of
+# the spare area at the start of DEV passes, says clean and counts exactly
+# those records.
+check_tool_records() {
+	local out want="records: $2 mapped, $3 bad, $4 pending"
+	if out=$("$DMR_TOOL" check "$1" 2>&1); then
+		log "$(grep -E '^(records|result):' <<<"$out" | tr '\n' ' ')"
+		check "${5:+$5: }dm-remap-tool check: $2 mapped, $3 bad, $4 pending, clean" \
+			tool_says "$out" "^$want " "^result: clean"
+	else
+		fail "${5:+$5: }dm-remap-tool check: $out"
+	fi
+}
+
 # status_field NAME KEY: the value of KEY=... in `dmsetup status NAME`.
 status_field() {
 	dmsetup status "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"

@@ -130,12 +130,7 @@ else
 	fail "fio verify_only: $(grep -v '^$' /tmp/v.err | tail -n 5)"
 fi
 dmsetup remove r0
-if out=$("$DMR_TOOL" check /dev/spare0 2>&1); then
-	check "dm-remap-tool check: 155 mapped, 1 pending, clean" \
-		grep -q "records: 155 mapped, 0 bad, 1 pending" <<<"$out"
-else
-	fail "dm-remap-tool check: $out"
-fi
+check_tool_records /dev/spare0 155 0 1
 log "total $(($(now_ms) - T0)) ms"
 nullb_remove main0
 nullb_remove spare0

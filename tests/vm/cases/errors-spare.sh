@@ -93,12 +93,7 @@ check "whole device = model, EIO only on 105" dmr_image check "$DEV" "$M" $BS /t
 # New remaps never take a bad slot, also after remove + create.
 NBAD=$(status_field r0 bad_slots) NR=$(status_field r0 remaps)
 dmsetup remove r0
-if out=$("$DMR_TOOL" check /dev/spare0 2>&1); then
-	check "dm-remap-tool check: $NR mapped, $NBAD bad" \
-		grep -q "records: $NR mapped, $NBAD bad, 0 pending" <<<"$out"
-else
-	fail "dm-remap-tool check: $out"
-fi
+check_tool_records /dev/spare0 $NR $NBAD 0
 dmsetup create r0 --table "$TABLE"
 check "reload: bad_slots survive in the spare count" \
 	test "$(status_field r0 spare)" = "$((NR + NBAD))/$GEO_NR_SLOTS"
@@ -164,12 +159,7 @@ check "no block is left on a failing slot" \
 dm_switch fspare "$(flakey_table /dev/spare1 "$SL")"
 check "spare healed: whole device = model" dmr_image check "$DEV" "$M" $BS -
 dmsetup remove r1
-if out=$("$DMR_TOOL" check /dev/mapper/fspare 2>&1); then
-	check "dm-remap-tool check: 64 mapped, 64 bad, clean" \
-		grep -q "records: 64 mapped, 64 bad, 0 pending" <<<"$out"
-else
-	fail "dm-remap-tool check: $out"
-fi
+check_tool_records /dev/mapper/fspare 64 64 0
 dmsetup remove fspare
 nullb_remove main1
 nullb_remove spare1

@@ -114,12 +114,7 @@ check "good region: at least 10% of its baseline IOPS during the storm ($AVG vs 
 check "good region fio: no error" test "${G#* }" = 0
 
 dmsetup remove r0
-if out=$("$DMR_TOOL" check /dev/spare0 2>&1); then
-	check "dm-remap-tool check: $BN mapped, clean" \
-		grep -q "records: $BN mapped, 0 bad, 0 pending" <<<"$out"
-else
-	fail "dm-remap-tool check: $out"
-fi
+check_tool_records /dev/spare0 $BN 0 0
 dmsetup create r0 --table "$TABLE"
 check "reload: remaps=$BN" test "$(status_field r0 remaps)" = $BN
 sed -i 's/^do_verify=1/verify_only=1/' /tmp/storm.fio
