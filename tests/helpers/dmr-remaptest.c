@@ -61,6 +61,13 @@ static void usage(void)
 "  bwrite DEV MODEL SEED OPS SET BS_BYTES direct|buffered\n"
 "                            random writes across the boundaries of the\n"
 "                            blocks in SET; MODEL (a dmr-iotest model) follows\n"
+"  iomark read|write DEV OFFSET LEN|FILE NAME MARK\n"
+"                            one O_DIRECT read of LEN bytes, or write of\n"
+"                            FILE's content, at byte OFFSET of DEV; the\n"
+"                            moment it returns, 'mark MARK' to the dm device\n"
+"                            NAME (dm-log-writes). Prints 'ok' or 'error:\n"
+"                            E<NAME>'; exit 0 or 1, the mark is sent either\n"
+"                            way (2: usage, mark refused)\n"
 "  sparecheck SPARE MODEL LIST BS_BYTES   every listed block's spare copy\n"
 "                            equals the model\n"
 "  geometry BS_BYTES MAIN_SECTORS SPARE_START SPARE_LEN\n"
@@ -138,20 +145,25 @@ static uint64_t opt(int argc, char **argv, const char *key, uint64_t def,
 static int ctl_fd = -1;
 static struct dm_ioctl *dmi;
 
+static void ctl_open(void)
+{
+	if (ctl_fd >= 0)
+		return;
+	ctl_fd = open("/dev/mapper/control", O_RDWR);
+	if (ctl_fd < 0)
+		die("open %s", "/dev/mapper/control");
+	dmi = aligned_alloc(8, MSG_BUF);
+	if (!dmi)
+		die("%s", "malloc");
+}
+
 /* Send @msg to @name; 0 and the answer (maybe "") in *out, or -errno. */
 static int dm_msg(const char *name, const char *msg, const char **out)
 {
 	struct dm_target_msg *tm;
 	size_t ml = strlen(msg);
 
-	if (ctl_fd < 0) {
-		ctl_fd = open("/dev/mapper/control", O_RDWR);
-		if (ctl_fd < 0)
-			die("open %s", "/dev/mapper/control");
-		dmi = aligned_alloc(8, MSG_BUF);
-		if (!dmi)
-			die("%s", "malloc");
-	}
+	ctl_open();
 	if (strlen(name) >= DM_NAME_LEN ||
 	    sizeof(*dmi) + sizeof(*tm) + ml + 1 > MSG_BUF) {
 		errno = EINVAL;
@@ -806,6 +818,64 @@ static int cmd_bwrite(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * One I/O, then a dm-log-writes mark as soon as it returns: everything the
+ * kernel did before completing the I/O is logged before the mark, and a
+ * kernel that completes it early is caught with its commit still running
+ * (dmsetup would take ~0.1 s to send the mark).
+ */
+static int cmd_iomark(int argc, char **argv)
+{
+	bool wr;
+	uint64_t off, len;
+	unsigned char *buf;
+	char msg[256];
+	const char *ans;
+	ssize_t got;
+	int fd, e = 0, r;
+
+	if (argc != 6 || (strcmp(argv[0], "read") && strcmp(argv[0], "write")))
+		usage();
+	wr = !strcmp(argv[0], "write");
+	off = num(argv[2]);
+	if (wr) {
+		int ffd = open(argv[3], O_RDONLY);
+
+		if (ffd < 0)
+			die("open %s", argv[3]);
+		len = dev_size(ffd);
+		buf = xalloc(len ? len : 1);
+		xpread(ffd, buf, len, 0);
+		close(ffd);
+	} else {
+		len = num(argv[3]);
+		buf = xalloc(len ? len : 1);
+	}
+	snprintf(msg, sizeof(msg), "mark %s", argv[5]);
+	ctl_open();
+	fd = open(argv[1], (wr ? O_WRONLY : O_RDONLY) | O_DIRECT);
+	if (fd < 0)
+		die("open %s", argv[1]);
+	got = wr ? pwrite(fd, buf, len, (off_t)off) : pread(fd, buf, len, (off_t)off);
+	if (got < 0)
+		e = errno;
+	else if ((uint64_t)got != len)
+		e = EIO;
+	r = dm_msg(argv[4], msg, &ans);
+	if (r) {
+		fprintf(stderr, "%s: '%s' to %s refused: %s\n", prog, msg,
+			argv[4], strerror(-r));
+		return 2;
+	}
+	close(fd);
+	if (e) {
+		printf("error: %s\n", errname(e));
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
+
 static int cmd_sparecheck(int argc, char **argv)
 {
 	unsigned char *a = xalloc(65536), *b = xalloc(65536);
@@ -975,6 +1045,8 @@ int main(int argc, char **argv)
 		return cmd_checkmap(argc, argv);
 	if (!strcmp(cmd, "bwrite"))
 		return cmd_bwrite(argc, argv);
+	if (!strcmp(cmd, "iomark"))
+		return cmd_iomark(argc, argv);
 	if (!strcmp(cmd, "sparecheck"))
 		return cmd_sparecheck(argc, argv);
 	if (!strcmp(cmd, "geometry"))
