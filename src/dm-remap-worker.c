@@ -114,18 +114,37 @@ static void dmr_region(struct remap_c *rc, struct dm_io_region *r, bool spare,
 	r->count = (sector_t)n << rc->block_shift;
 }
 
+/* Copy @n runs with kcopyd, all in flight at once, and wait for them. */
+static void dmr_copy_runs(struct remap_c *rc, struct dmr_run *runs, u64 n,
+			  bool to_spare)
+{
+	struct dm_io_region from, to;
+	struct dmr_copy cp;
+	u64 i;
+
+	atomic_set(&cp.pending, 1);
+	init_completion(&cp.done);
+	for (i = 0; i < n; i++) {
+		runs[i].cp = &cp;
+		dmr_region(rc, &from, !to_spare, runs[i].mig, runs[i].n);
+		dmr_region(rc, &to, to_spare, runs[i].mig, runs[i].n);
+		atomic_inc(&cp.pending);
+		dm_kcopyd_copy(rc->kcopyd, &from, 1, &to, 0, dmr_copy_done, &runs[i]);
+	}
+	if (!atomic_dec_and_test(&cp.pending))
+		wait_for_completion(&cp.done);
+}
+
 /*
  * Copy every block of @migs between main and spare (@to_spare gives the
  * direction), in runs of contiguous blocks; a failed run is retried block by
- * block so that only the blocks that really fail are reported.
+ * block (@single) so that only the blocks that really fail are reported.
  */
 static int dmr_copy_blocks(struct remap_c *rc, struct dmr_mig *migs, u64 n,
 			   bool to_spare, bool single)
 {
 	unsigned int run_max = single ? 1 : DMR_RUN_MAX_SECTORS >> rc->block_shift;
-	struct dm_io_region from, to;
 	struct dmr_run *runs;
-	struct dmr_copy cp;
 	u64 i, nr_runs = 0;
 
 	runs = kvcalloc(n, sizeof(*runs), GFP_KERNEL);
@@ -142,20 +161,19 @@ static int dmr_copy_blocks(struct remap_c *rc, struct dmr_mig *migs, u64 n,
 		}
 		runs[nr_runs].mig = &migs[i];
 		runs[nr_runs].n = 1;
-		runs[nr_runs].cp = &cp;
 		nr_runs++;
 	}
 
-	atomic_set(&cp.pending, 1);
-	init_completion(&cp.done);
-	for (i = 0; i < nr_runs; i++) {
-		dmr_region(rc, &from, !to_spare, runs[i].mig, runs[i].n);
-		dmr_region(rc, &to, to_spare, runs[i].mig, runs[i].n);
-		atomic_inc(&cp.pending);
-		dm_kcopyd_copy(rc->kcopyd, &from, 1, &to, 0, dmr_copy_done, &runs[i]);
+	/*
+	 * Retried blocks go one at a time: neighbours in flight together can
+	 * be merged into one request, which fails as a whole.
+	 */
+	if (single) {
+		for (i = 0; i < nr_runs; i++)
+			dmr_copy_runs(rc, &runs[i], 1, to_spare);
+	} else {
+		dmr_copy_runs(rc, runs, nr_runs, to_spare);
 	}
-	if (!atomic_dec_and_test(&cp.pending))
-		wait_for_completion(&cp.done);
 
 	for (i = 0; i < nr_runs; i++) {
 		struct dmr_run *r = &runs[i];
