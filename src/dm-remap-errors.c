@@ -24,7 +24,8 @@ struct dmr_item {
 	unsigned int len;	/* sectors */
 	unsigned int bio_off;	/* bytes into the bio */
 	bool write;
-	bool spare;		/* the bio had been mapped to the spare */
+	bool spare;		/* the bio had been mapped to the spare... */
+	u64 slot;		/* ...to this slot */
 	bool bad;		/* still failing after the retries */
 	bool held;		/* a write to a pending block, not sent to main */
 	bool done;		/* the data is where it belongs */
@@ -201,6 +202,10 @@ static struct dmr_item *make_items(struct remap_c *rc, struct llist_node *list,
 				.bad = io->state == DMR_IO_HELD_WRITE,
 				.held = io->state == DMR_IO_HELD_WRITE,
 			};
+			/* A spare bio covers a run of consecutive slots. */
+			if (io->spare)
+				it->slot = ((io->iter.bi_sector - rc->geo.data_start) >>
+					    rc->block_shift) + it->block - io->block;
 			sector += it->len;
 			done += it->len;
 			left -= it->len;
@@ -337,22 +342,25 @@ static unsigned int plan_fixes(struct remap_c *rc, struct dmr_item *items,
 	while (i < n) {
 		struct dmr_fix *fix = &fixes[nf];
 		bool from_spare = false;
-		u64 e;
+		u64 e, cur;
 
+		e = dmr_index_lookup(&rc->index, items[i].block);
+		cur = e && !dmr_entry_pending(rc, e) ? dmr_entry_slot(g, e) : U64_MAX;
 		for (j = i, has_write = false;
 		     j < n && items[j].block == items[i].block; j++) {
 			has_write |= items[j].bad && items[j].write;
-			from_spare |= items[j].bad && items[j].write && items[j].spare;
+			/* A slot the block has already moved away from is no news. */
+			from_spare |= items[j].bad && items[j].write &&
+				      items[j].spare && items[j].slot == cur;
 		}
 		if (!has_write || !READ_ONCE(rc->auto_remap) || rc->md.failed) {
 			i = j;
 			continue;
 		}
-		e = dmr_index_lookup(&rc->index, items[i].block);
 		*fix = (struct dmr_fix) { .block = items[i].block, .old = e,
 					  .first = i, .n = j - i };
 		if (e && !dmr_entry_pending(rc, e) && !from_spare) {
-			/* Remapped since this bio was mapped to main. */
+			/* Remapped, or moved, since this bio was mapped. */
 			fix->slot = dmr_entry_slot(g, e);
 		} else {
 			fix->slot = dmr_slot_alloc(rc);
