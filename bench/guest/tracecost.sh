@@ -21,23 +21,11 @@ tc_round() {
 	fi
 	for wl in $TC_WORKLOADS; do
 		say "round $rep, $build build, $wl"
-		{
-			fio_global "${REGION_MB}M"
-			for cfg in linear remap-0 remap-all-hit; do
-				fio_job "$cfg.$build" "$(tc_dev "$cfg")" "$wl" "$TC_RT"
-			done
-		} >/tmp/tc.fio
-		run_fio /tmp/tc.fio "$RAW/$wl-$rep-$build.json"
+		tc_jobs "$wl" "$rep" "$build"
 		[ "$build" = traced ] || continue
 		say "round $rep, traced build with events on, $wl"
 		echo 1 >"$EVENTS"
-		{
-			fio_global "${REGION_MB}M"
-			for cfg in linear remap-0 remap-all-hit; do
-				fio_job "$cfg.enabled" "$(tc_dev "$cfg")" "$wl" "$TC_RT"
-			done
-		} >/tmp/tc.fio
-		run_fio /tmp/tc.fio "$RAW/$wl-$rep-enabled.json"
+		tc_jobs "$wl" "$rep" enabled
 		echo 0 >"$EVENTS"
 		# The ring buffer's content: proof that the events fired.
 		grep -c ' dmr_spare_io:' "$TRACING/trace" >>"$RAW/enabled-events.txt" || true
@@ -45,6 +33,19 @@ tc_round() {
 	done
 	dmsetup remove b_r0 b_hit
 	rmmod dm_remap
+}
+
+# tc_jobs WORKLOAD REP TAG: dm-linear, remap-0 and remap-all-hit, one job
+# each, into $RAW/WORKLOAD-REP-TAG.json (job names CONFIG.TAG).
+tc_jobs() {
+	local cfg
+	{
+		fio_global "${REGION_MB}M"
+		for cfg in linear remap-0 remap-all-hit; do
+			fio_job "$cfg.$3" "$(tc_dev "$cfg")" "$1" "$TC_RT"
+		done
+	} >/tmp/tc.fio
+	run_fio /tmp/tc.fio "$RAW/$1-$2-$3.json"
 }
 
 tc_dev() {

@@ -100,6 +100,20 @@ remap_create() {
 	dmsetup create "$name" --table "0 $len remap $*"
 }
 
+# remap_r0 MAIN_MB SPARE_MB [FEATURES...]: null_blk main0 and spare0 (512 B
+# sectors) and remap device r0 over all of both, 4 KiB blocks; sets BS, BSS,
+# ML, SL, TABLE (without the features) and DEV.
+remap_r0() {
+	nullb_create main0 "$1" 512
+	nullb_create spare0 "$2" 512
+	shift 2
+	BS=4096 BSS=8
+	ML=$(sectors /dev/main0) SL=$(sectors /dev/spare0)
+	TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $SL"
+	dmsetup create r0 --table "$TABLE${*:+ $*}"
+	DEV=/dev/mapper/r0
+}
+
 devno() { printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")"; }
 
 dmesg_has() { dmesg | grep -q -- "$1"; }

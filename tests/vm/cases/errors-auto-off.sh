@@ -10,13 +10,7 @@
 . tests/vm/lib.sh
 load_module
 nullb_setup
-BS=4096 BSS=8
-nullb_create main0 16 512
-nullb_create spare0 8 512
-ML=$(sectors /dev/main0)
-TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $(sectors /dev/spare0)"
-dmsetup create r0 --table "$TABLE 2 auto_remap off"
-DEV=/dev/mapper/r0
+remap_r0 16 8 2 auto_remap off
 M=/tmp/model
 T0=$(now_ms)
 check "table line keeps 'auto_remap off'" grep -q ' 2 auto_remap off$' <<<"$(dmsetup table r0)"

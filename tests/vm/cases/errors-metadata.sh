@@ -11,13 +11,7 @@
 . tests/vm/lib.sh
 load_module
 nullb_setup
-BS=4096 BSS=8
-nullb_create main0 16 512
-nullb_create spare0 8 512
-ML=$(sectors /dev/main0) SL=$(sectors /dev/spare0)
-TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $SL"
-dmsetup create r0 --table "$TABLE"
-DEV=/dev/mapper/r0
+remap_r0 16 8
 M=/tmp/model
 T0=$(now_ms)
 check "fill (model)" "$IOTEST" fill "$DEV" "$M" 12

@@ -12,13 +12,7 @@
 . tests/vm/lib.sh
 load_module
 nullb_setup
-BS=4096 BSS=8
-nullb_create main0 64 512
-nullb_create spare0 48 512
-ML=$(sectors /dev/main0) SL=$(sectors /dev/spare0)
-TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $SL"
-dmsetup create r0 --table "$TABLE"
-DEV=/dev/mapper/r0
+remap_r0 64 48
 T0=$(now_ms)
 # Bad: blocks [2048, 12048). Good region for the other fio: [12288, 16384).
 B0=2048 BN=10000 G0=12288 GN=4096

@@ -10,13 +10,7 @@
 . tests/vm/lib.sh
 load_module
 nullb_setup
-BS=4096 BSS=8
-nullb_create main0 32 512
-nullb_create spare0 16 512
-ML=$(sectors /dev/main0)
-TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $(sectors /dev/spare0)"
-dmsetup create r0 --table "$TABLE"
-DEV=/dev/mapper/r0
+remap_r0 32 16
 T0=$(now_ms)
 F0=1024 FN=4096
 nullb_bad main0 + $((1500 * BSS)) $((1600 * BSS - 1))	# blocks 1500..1599
