@@ -2,6 +2,14 @@
 # Helpers for the trace-*.sh VM cases: run trace/*.bt scripts in the
 # background and read their maps. Sourced after tests/vm/lib.sh.
 
+# The scripts read struct bio through the kernel's BTF. Debian's kernel has
+# it; the debug lane's kernel (built without debug info) does not: say so
+# and skip (exit 77), rather than fail on "Unknown struct/union".
+if [ ! -e /sys/kernel/btf/vmlinux ]; then
+	echo "SKIP: kernel $(uname -r) has no BTF (/sys/kernel/btf/vmlinux); the trace/*.bt scripts need it"
+	exit 77
+fi
+
 # bt_start NAME SCRIPT [ARGS...]: run a bpftrace script in the background,
 # output in $OUT/NAME.out (kept in build/vm-logs/<test>/).
 bt_start() {

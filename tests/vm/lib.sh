@@ -443,7 +443,7 @@ PY
 
 # --- debug lane (make check-debug, tests/vm/debug-case.sh) ---
 # DMR_DEBUG_KERNEL=1 on the KASAN/lockdep/kmemleak kernel, where the guest
-# runs some 30 times slower; DMR_SCALE is then a divisor for sizes, runtimes
+# runs some 6-8 times slower; DMR_SCALE is then a divisor for sizes, rates
 # and loop counts. scaled N: N / DMR_SCALE (at least MIN, default 1), logged
 # whenever it changes N, so a smaller run is never silent.
 DMR_SCALE=${DMR_SCALE:-1}

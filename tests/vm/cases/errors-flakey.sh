@@ -54,7 +54,9 @@ in_range() { awk -v a="$2" -v b=$(($2 + $3)) '$1 < a || $1 >= b { bad = 1 } END 
 
 # --- A: live switch to error_writes on blocks [2048, 2304) ---
 A0=2048 AN=256
-fio_job a 1024 2048 60 >/tmp/a.fio
+# The switches below must land while fio runs: on the debug kernel, where
+# each dmsetup call takes seconds, fio goes DMR_SCALE times slower.
+fio_job a 1024 2048 "$(scaled 60)" >/tmp/a.fio
 W0=$(status_field r0 writes)
 fio --output-format=json --output=/tmp/a.json /tmp/a.fio >/tmp/a.err 2>&1 &
 FIO=$!

@@ -28,6 +28,8 @@ check "fill the device (model)" "$IOTEST" fill "$DEV" "$M" 5
 
 # F = blocks [1024, 3072): fio writes, then verifies. Medium errors at
 # sectors 12004..12103 (blocks 1500..1512) switch on during the writes.
+# (On the debug kernel, where dmsetup calls take seconds, fio goes DMR_SCALE
+# times slower so that the switch still lands while it writes.)
 F0=1024 FN=2048
 cat >/tmp/f.fio <<EOF
 [global]
@@ -42,7 +44,7 @@ size=$((FN * BS / 2))
 offset_increment=$((FN * BS / 2))
 numjobs=2
 iodepth=8
-rate_iops=60
+rate_iops=$(scaled 60)
 verify=crc32c
 verify_fatal=1
 verify_state_save=0
