@@ -70,10 +70,9 @@ echo "check-debug: dm-remap.ko built against $release (W=1, clean)"
 # identify_boot_cpu(), before any test runs.
 cmdline="no5lvl"
 
-passed=0 failed=0 skipped=0
-failures=()
 logs=$top/build/vm-logs-debug
 mkdir -p "$logs"
+. tests/results.sh
 # run_case NAME SCRIPT: one guest; "rc seconds" in $logs/NAME.rc.
 run_case() {
 	local name=$1 t=$2 timeout opts t0=$SECONDS
@@ -105,29 +104,8 @@ for t in tests/vm/cases/*.sh; do
 done
 wait
 for name in "${names[@]}"; do
-	read -r rc secs <"$logs/$name.rc" 2>/dev/null || rc=1 secs=?
-	if [ "$rc" = 0 ]; then
-		passed=$((passed + 1))
-		printf 'PASS  %-28s %5ss\n' "debug/$name" "$secs"
-	elif [ "$rc" = 77 ]; then
-		skipped=$((skipped + 1))
-		printf 'SKIP  %-28s %5ss  %s\n' "debug/$name" "$secs" \
-			"$(grep -a -m1 -o 'SKIP: .*' "$logs/$name/console.log" | tr -d '\r')"
-	else
-		failed=$((failed + 1))
-		failures+=("$name")
-		printf 'FAIL  %-28s %5ss  (rc %s, logs: %s)\n' "debug/$name" \
-			"$secs" "$rc" "$logs/$name/"
-		sed "s/^/      | /" "$logs/$name.log" | tail -n 25
-		grep -h -E 'FAIL|debug-case' "$logs/$name/console.log" 2>/dev/null |
-			head -n 15 | sed 's/^/      | /'
-	fi
+	read -r rc secs <"$logs/$name.rc" 2>/dev/null || rc=1 secs='?'
+	result "debug/$name" "$rc" "$secs" "$logs/$name.log"
 done
-[ ${#failures[@]} = 0 ] || echo "failed: ${failures[*]}"
 echo "check-debug: total $((SECONDS - start))s"
-if [ "$skipped" -gt 0 ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-else
-	echo "$passed passed, $failed failed"
-fi
-[ "$failed" = 0 ]
+summary
