@@ -19,7 +19,7 @@ result() {
 		failed=$((failed + 1))
 		failures+=("$name")
 		printf 'FAIL  %-34s %4ss  (log: %s)\n' "$name" "$secs" "$log"
-		tail -n 60 "$log" | sed 's/^/      | /'
+		tail -n 120 "$log" | sed 's/^/      | /'
 	fi
 }
 
