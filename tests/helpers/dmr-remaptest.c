@@ -426,6 +426,7 @@ static int cmd_storm(int argc, char **argv)
 	uint64_t bs, blocks, remaps, msgs, maxrun, unpct, single, slots, sl;
 	uint64_t from, to, hit, n_set, sent = 0, tot_re = 0, tot_un = 0, tot_al = 0;
 	uint64_t tot_nr = 0, tot_ns = 0, nre = 0, nun = 0, eff = 0, busy = 0;
+	unsigned int busy_run;
 	const char *stop = getenv("STORM_STOP");
 	bool retry_busy;
 	unsigned char *set;
@@ -516,14 +517,21 @@ static int cmd_storm(int argc, char **argv)
 				e_ch++;
 			}
 		}
-		for (;;) {
+		for (busy_run = 0;;) {
 			int r = dm_msg(name, msg, &ans);
 
 			if (!r)
 				break;
-			if (r == -EBUSY && retry_busy && busy < 100000) {
-				/* Suspended: refused, nothing changed; retry. */
+			/*
+			 * Suspended: refused, nothing changed; retry. A
+			 * suspend in the tests lasts seconds, and once the
+			 * caller asks the storm to stop the device is live:
+			 * EBUSY then is a device left suspended.
+			 */
+			if (r == -EBUSY && retry_busy && busy_run < 300 &&
+			    !(stop && access(stop, F_OK) == 0)) {
 				busy++;
+				busy_run++;
 				usleep(100000);
 				continue;
 			}

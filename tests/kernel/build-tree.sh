@@ -51,7 +51,7 @@ if [ ! -r "$tarball" ]; then
 		apt-get install -y -q "$pkg" >&2
 	}
 fi
-for p in bc bison flex libelf-dev libssl-dev make gcc xz-utils; do
+for p in bc bison flex libelf-dev libssl-dev make gcc xz-utils dwarves; do
 	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$p" >&2
 done
