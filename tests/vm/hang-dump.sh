@@ -1,40 +1,34 @@
-#!/bin/bash
-# Run by the guest's /init shortly before run-vm's timeout kills a stuck
-# case: say where every task waits, on the console and in $1 (hang.txt).
-full=${1:-/dev/null}
+#!/bin/busybox sh
+# Run by the guest's /init (from the initramfs, so that it works even when
+# the 9p mounts are what hangs) shortly before run-vm's timeout: say where
+# every task waits, on the console and, with dmesg, in the file $1.
+full=$1
 
-# The user tasks that are not running, with their kernel stacks: a hung
-# case is one of them waiting on I/O, a suspend or the worker.
-summary() {
-	# (not kernel threads: those are kthreadd and its children)
-	ps --deselect --ppid 2 -p 2 -o pid=,stat=,wchan:28=,etimes=,args= |
-	while read -r pid stat wchan secs args; do
-		case "$args" in *hang-dump* | ps\ * | "sleep "* | *dmr-hang*) continue ;; esac
-		printf '%6s %-4s %-28s %5ss %.70s\n' "$pid" "$stat" "$wchan" "$secs" "$args"
-		case "$stat" in
-		R*) ;;
-		*) grep -v -E 'entry_SYSCALL|do_syscall_64|^\[<0>\] 0x' "/proc/$pid/stack" 2>/dev/null |
-			head -n 8 | sed 's/^\[<0>\] /         /' ;;
-		esac
-	done
-	# Kernel threads only when blocked: the worker waiting on a bio or kcopyd.
-	ps --ppid 2 -o pid=,stat=,wchan:28=,comm= | while read -r pid stat wchan comm; do
-		case "$stat" in D*) ;; *) continue ;; esac
-		printf '%6s %-4s %-28s [%s]\n' "$pid" "$stat" "$wchan" "$comm"
-		head -n 8 "/proc/$pid/stack" 2>/dev/null | sed 's/^\[<0>\] /         /'
-	done
-	echo "-- dmsetup info / status"
-	dmsetup info -c -o name,attr,open,events 2>&1
-	dmsetup status 2>&1 | cut -c1-200
-	for f in /sys/block/dm-*/inflight; do
-		[ -f "$f" ] && echo "$f: $(cat "$f")"
+# User tasks that are not running, and blocked kernel threads (the worker
+# waiting on a bio or kcopyd), with their kernel stacks.
+tasks() {
+	for d in /proc/[0-9]*; do
+		[ -r "$d/stat" ] || continue
+		state=$(sed 's/.*) //' "$d/stat" | cut -d' ' -f1)
+		args=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null | cut -c1-70)
+		case "$args" in *hang-dump* | "sleep "* | sed\ * | "cut "* | "tr "*) continue ;; esac
+		if [ -z "$args" ]; then
+			[ "$state" = D ] || continue
+			args="[$(cat "$d/comm")]"
+		fi
+		echo "${d#/proc/} $state $(cat "$d/wchan" 2>/dev/null) $args"
+		[ "$state" = R ] || grep -v -e do_syscall -e entry_SYSCALL "$d/stack" 2>/dev/null |
+			sed -n '1,8s/^\[<0>\] /    /p'
 	done
 }
 
-echo "dmr-hang: the case is about to time out; where every task waits:"
-summary | sed 's/^/dmr-hang: /'
+echo "dmr-hang: the case is about to time out; where its tasks wait:"
+tasks | sed 's/^/dmr-hang: /'
+timeout 30 chroot /host /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c 'dmsetup info -c -o name,attr,open,events
+	dmsetup status | cut -c1-200
+	grep -H . /sys/block/dm-*/inflight' 2>&1 | sed 's/^/dmr-hang: /'
 {
-	summary
+	tasks
 	echo "-- blocked tasks (sysrq w) and the end of dmesg"
 	echo w >/proc/sysrq-trigger
 	sleep 1
