@@ -43,17 +43,26 @@ bt_wait() {
 
 # bt_stop NAME: SIGINT, wait (up to 120 s) for the final print, show it; it
 # must carry no bpftrace warning or error. (The console must not say "WARNING": run-vm
-# takes that for a kernel report.)
+# takes that for a kernel report.) bpftrace 0.17 (Debian 12) notices SIGINT
+# only when it interrupts its epoll_wait(): one that lands while it reads
+# events is lost and it runs on. Its exit takes seconds (up to 11 on the debug
+# kernel, where DMR_SCALE stretches the waits), so a bpftrace still running
+# 15 s later lost it: send it again.
 bt_stop() {
-	local pid t0=$SECONDS i t
+	local pid t0=$SECONDS i t resent=0 scale=${DMR_SCALE:-1}
 	eval "pid=\$BT_${1//-/_}"
 	kill -INT "$pid" 2>/dev/null || true
-	for i in $(seq 240); do
+	for i in $(seq $((240 * scale))); do
 		kill -0 "$pid" 2>/dev/null || break
+		if [ $((i % (30 * scale))) = 0 ]; then
+			kill -INT "$pid" 2>/dev/null || true
+			resent=$((resent + 1))
+		fi
 		sleep 0.5
 	done
+	[ "$resent" = 0 ] || log "$1: SIGINT sent again $resent times (bpftrace lost it)"
 	if kill -0 "$pid" 2>/dev/null; then
-		fail "$1: bpftrace still running 120 s after SIGINT; its threads:"
+		fail "$1: bpftrace still running $((120 * scale)) s after SIGINT; its threads:"
 		for t in /proc/"$pid"/task/*; do
 			echo "$t $(cat "$t/comm") $(cat "$t/stat" | cut -d' ' -f3) $(cat "$t/wchan")"
 			cat "$t/stack"
