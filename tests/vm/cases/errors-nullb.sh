@@ -32,7 +32,8 @@ check "fill the device (model)" "$IOTEST" fill "$DEV" "$M" 7
 
 # Writers: 2 jobs x 8 MiB of F, every block written exactly once (random
 # map), then verified; EIO on a verify read is counted (total_err), any data
-# mismatch is fatal. Rate-capped so the injection lands in the write phase.
+# mismatch is fatal. Rate-capped (by DMR_SCALE more on the debug kernel) so
+# the injection lands in the write phase.
 cat >/tmp/live.fio <<EOF
 [global]
 filename=$DEV
@@ -46,7 +47,7 @@ size=8M
 offset_increment=8M
 numjobs=2
 iodepth=8
-rate_iops=60
+rate_iops=$(scaled 60)
 verify=crc32c
 verify_fatal=1
 verify_state_save=0
