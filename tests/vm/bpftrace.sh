@@ -2,9 +2,9 @@
 # Helpers for the trace-*.sh VM cases: run trace/*.bt scripts in the
 # background and read their maps. Sourced after tests/vm/lib.sh.
 
-# The scripts read struct bio through the kernel's BTF. Debian's kernel has
-# it; the debug lane's kernel (built without debug info) does not: say so
-# and skip (exit 77), rather than fail on "Unknown struct/union".
+# The scripts read struct bio through the kernel's BTF. Debian's kernel and
+# the debug lane's have it; on a kernel without it, say so and skip (exit
+# 77), rather than fail on "Unknown struct/union".
 if [ ! -e /sys/kernel/btf/vmlinux ]; then
 	echo "SKIP: kernel $(uname -r) has no BTF (/sys/kernel/btf/vmlinux); the trace/*.bt scripts need it"
 	exit 77
@@ -45,9 +45,9 @@ bt_wait() {
 # must carry no bpftrace warning or error. (The console must not say "WARNING": run-vm
 # takes that for a kernel report.) bpftrace 0.17 (Debian 12) notices SIGINT
 # only when it interrupts its epoll_wait(): one that lands while it reads
-# events is lost and it runs on. Its exit takes seconds (up to 11 on the debug
-# kernel, where DMR_SCALE stretches the waits), so a bpftrace still running
-# 15 s later lost it: send it again.
+# events is lost and it runs on. Its exit takes seconds (up to 6 here, 28 on
+# the debug kernel, where DMR_SCALE stretches the waits), so a bpftrace still
+# running 15 s later lost it: send it again.
 bt_stop() {
 	local pid t0=$SECONDS i t resent=0 scale=${DMR_SCALE:-1}
 	eval "pid=\$BT_${1//-/_}"

@@ -22,13 +22,14 @@ tasks() {
 	done
 }
 
+t=$(tasks)
 echo "dmr-hang: the case is about to time out; where its tasks wait:"
-tasks | sed 's/^/dmr-hang: /'
+echo "$t" | sed 's/^/dmr-hang: /'
 timeout 30 chroot /host /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c 'dmsetup info -c -o name,attr,open,events
 	dmsetup status | cut -c1-200
 	grep -H . /sys/block/dm-*/inflight' 2>&1 | sed 's/^/dmr-hang: /'
 {
-	tasks
+	echo "$t"
 	echo "-- blocked tasks (sysrq w) and the end of dmesg"
 	echo w >/proc/sysrq-trigger
 	sleep 1
