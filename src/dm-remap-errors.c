@@ -24,8 +24,8 @@ struct dmr_item {
 	unsigned int len;	/* sectors */
 	unsigned int bio_off;	/* bytes into the bio */
 	bool write;
-	bool spare;		/* the bio had been mapped to the spare... */
-	u64 slot;		/* ...to this slot */
+	bool spare;		/* last tried on the spare... */
+	u64 slot;		/* ...in this slot */
 	bool bad;		/* still failing after the retries */
 	bool held;		/* a write to a pending block, not sent to main */
 	bool done;		/* the data is where it belongs */
@@ -39,76 +39,47 @@ struct dmr_fix {
 	unsigned int first;	/* its items: [first, first + n) */
 	unsigned int n;
 	bool relocate;		/* the old spare slot failed: mark it bad */
+	bool old_bad;		/* ...and it was marked */
 	bool ok;
 };
-
-/* Metadata record index of pending position @pos (after all entry records). */
-static u64 pending_rec(struct remap_c *rc, u64 pos)
-{
-	return rc->geo.nr_entry_blocks * rc->geo.entries_per_block + pos;
-}
-
-/* Remember an unreadable main block until a full write remaps it. */
-int dmr_pending_add(struct remap_c *rc, u64 block)
-{
-	u64 pos;
-	int r;
-
-	for (pos = 0; pos < rc->geo.pending_capacity; pos++)
-		if (!rc->pending[pos])
-			break;
-	if (pos == rc->geo.pending_capacity) {
-		rc->wstats.pending_full++;
-		return -ENOSPC;
-	}
-	r = dmr_index_insert(&rc->index, block, rc->pending_slot, false);
-	if (r)
-		return r;
-	r = dmr_md_set(rc, pending_rec(rc, pos),
-		       dmr_rec_make(DMR_REC_PENDING, block));
-	if (r) {
-		dmr_index_remove(&rc->index, block);
-		return r;
-	}
-	rc->pending[pos] = block + 1;
-	rc->nr_pending++;
-	return 0;
-}
-
-/* Forget a pending block (its table entry is the caller's business). */
-void dmr_pending_remove(struct remap_c *rc, u64 block)
-{
-	u64 pos;
-
-	for (pos = 0; pos < rc->geo.pending_capacity; pos++) {
-		if (rc->pending[pos] == block + 1) {
-			rc->pending[pos] = 0;
-			rc->nr_pending--;
-			dmr_md_set(rc, pending_rec(rc, pos), 0);
-			return;
-		}
-	}
-}
 
 static struct dmr_io *io_of(struct bio *bio)
 {
 	return dm_per_bio_data(bio, sizeof(struct dmr_io));
 }
 
-/* Resubmit one item of a held bio to where it went before; 0 on success. */
+/*
+ * Where the item's block lives now, by the map path's rules: its slot if
+ * remapped, else main (also when pending). A migration or an earlier round
+ * may have moved it since the bio was mapped; the worker is the only writer
+ * of the table, so this stays true until the round publishes.
+ */
+static void item_locate(struct remap_c *rc, struct dmr_item *it)
+{
+	u64 e = dmr_index_lookup(&rc->index, it->block);
+
+	it->spare = e && !dmr_entry_pending(rc, e);
+	it->slot = it->spare ? dmr_entry_slot(&rc->index.geom, e) : 0;
+}
+
+/* Resubmit one item of a held bio to where its block is now; 0 on success. */
 static int item_retry(struct remap_c *rc, struct dmr_item *it)
 {
 	struct dmr_io *io = io_of(it->bio);
 	struct bio *clone;
 	int r;
 
-	clone = bio_alloc_clone(io->spare ? rc->spare_dev->bdev :
+	item_locate(rc, it);
+	clone = bio_alloc_clone(it->spare ? rc->spare_dev->bdev :
 				rc->main_dev->bdev, it->bio, GFP_NOIO, &rc->bs);
 	if (!clone)
 		return -ENOMEM;
 	clone->bi_iter = io->iter;
 	bio_advance(clone, it->bio_off);
 	clone->bi_iter.bi_size = it->len << SECTOR_SHIFT;
+	clone->bi_iter.bi_sector = it->off +
+		(it->spare ? dmr_slot_sector(&rc->geo, it->slot) :
+			     dmr_block_to_sector(rc, it->block));
 	/* Keep the caller's flags: a FUA write must be retried as FUA. */
 	clone->bi_opf |= REQ_SYNC;
 	r = submit_bio_wait(clone);
@@ -198,14 +169,9 @@ static struct dmr_item *make_items(struct remap_c *rc, struct llist_node *list,
 				.len = min(left, bs - off),
 				.bio_off = done << SECTOR_SHIFT,
 				.write = op_is_write(bio_op(bio)),
-				.spare = io->spare,
 				.bad = io->state == DMR_IO_HELD_WRITE,
 				.held = io->state == DMR_IO_HELD_WRITE,
 			};
-			/* A spare bio covers a run of consecutive slots. */
-			if (io->spare)
-				it->slot = ((io->iter.bi_sector - rc->geo.data_start) >>
-					    rc->block_shift) + it->block - io->block;
 			sector += it->len;
 			done += it->len;
 			left -= it->len;
@@ -226,7 +192,10 @@ static int cmp_item(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
-/* Retry every item that did not come in already known bad. */
+/*
+ * Retry every item where its block is now. A write held for a pending block
+ * that an earlier round has remapped meanwhile is retried like any other.
+ */
 static void retry_items(struct remap_c *rc, struct dmr_item *items,
 			unsigned int n)
 {
@@ -235,8 +204,13 @@ static void retry_items(struct remap_c *rc, struct dmr_item *items,
 	for (i = 0; i < n; i++) {
 		struct dmr_item *it = &items[i];
 
-		if (it->bad)
-			continue;
+		if (it->held) {
+			u64 e = dmr_index_lookup(&rc->index, it->block);
+
+			if (e && dmr_entry_pending(rc, e))
+				continue;
+			it->held = false;
+		}
 		tries = it->write ? 1 : rc->read_retries;
 		for (t = 0; t < tries; t++) {
 			if (!item_retry(rc, it)) {
@@ -285,8 +259,9 @@ static int read_uncovered(struct remap_c *rc, unsigned long *covered,
 
 /*
  * Build the block's new content (old content, when readable and needed, with
- * the held writes laid over it in arrival order) and write it to a spare
- * slot; a slot that fails is marked bad and the next one tried.
+ * the held writes laid over it in arrival order) and write it to the fix's
+ * new slot; a slot that fails is marked bad and the next one tried. On
+ * failure fix->slot is a slot to give back, or U64_MAX.
  */
 static int fix_write(struct remap_c *rc, struct dmr_item *items,
 		     struct dmr_fix *fix, void *buf)
@@ -311,68 +286,59 @@ static int fix_write(struct remap_c *rc, struct dmr_item *items,
 		if (items[i].write)
 			item_copy(&items[i], buf);
 
-	for (tries = 0; tries < 4; tries++) {
+	for (tries = 0; ; tries++) {
 		r = block_io(rc, REQ_OP_WRITE, true, fix->slot, 0, bs, buf);
 		if (!r)
 			return 0;
-		/* Never reuse it; persisted with the batch. */
-		rc->wstats.bad_slots++;
-		if (dmr_md_set(rc, fix->slot, dmr_rec_make(DMR_REC_BAD, 0)))
-			return -ENOMEM;
+		/* Never reuse it; persisted with the round's commit. */
+		r = dmr_slot_mark_bad(rc, fix->slot);
+		fix->slot = U64_MAX;
+		if (r)
+			return r;
+		if (tries == 3)
+			return -EIO;
 		fix->slot = dmr_slot_alloc(rc);
 		if (fix->slot == U64_MAX)
 			return -ENOSPC;
 	}
-	return r;
 }
 
 /*
- * Pick the destination of every bad block with held writes: its existing
- * slot when the failure came from main after it was remapped, else a new
- * slot. Returns the number of fixes; blocks that cannot be fixed (no spare,
- * auto_remap off, metadata failed) keep their items bad.
+ * Pick a new slot for every bad block with failed or held writes. Each
+ * write was last tried where the block is now, so a block still remapped
+ * has a slot that failed: it moves (relocate) and the slot is marked bad
+ * once the data is safe elsewhere. Returns the number of fixes; blocks that
+ * cannot be fixed (no spare, auto_remap off, metadata failed) keep their
+ * items bad.
  */
 static unsigned int plan_fixes(struct remap_c *rc, struct dmr_item *items,
 			       unsigned int n, struct dmr_fix *fixes)
 {
-	const struct dmr_geom *g = &rc->index.geom;
 	unsigned int i = 0, j, nf = 0;
 	bool has_write;
 
 	while (i < n) {
 		struct dmr_fix *fix = &fixes[nf];
-		bool from_spare = false;
-		u64 e, cur;
+		u64 e;
 
-		e = dmr_index_lookup(&rc->index, items[i].block);
-		cur = e && !dmr_entry_pending(rc, e) ? dmr_entry_slot(g, e) : U64_MAX;
 		for (j = i, has_write = false;
-		     j < n && items[j].block == items[i].block; j++) {
+		     j < n && items[j].block == items[i].block; j++)
 			has_write |= items[j].bad && items[j].write;
-			/* A slot the block has already moved away from is no news. */
-			from_spare |= items[j].bad && items[j].write &&
-				      items[j].spare && items[j].slot == cur;
-		}
 		if (!has_write || !READ_ONCE(rc->auto_remap) || rc->md.failed) {
 			i = j;
 			continue;
 		}
+		e = dmr_index_lookup(&rc->index, items[i].block);
 		*fix = (struct dmr_fix) { .block = items[i].block, .old = e,
-					  .first = i, .n = j - i };
-		if (e && !dmr_entry_pending(rc, e) && !from_spare) {
-			/* Remapped, or moved, since this bio was mapped. */
-			fix->slot = dmr_entry_slot(g, e);
-		} else {
-			fix->slot = dmr_slot_alloc(rc);
-			if (fix->slot == U64_MAX) {
-				rc->wstats.spare_full_errors++;
-				i = j;
-				continue;
-			}
-			fix->relocate = e && !dmr_entry_pending(rc, e);
+					  .first = i, .n = j - i,
+					  .relocate = e && !dmr_entry_pending(rc, e) };
+		fix->slot = dmr_slot_alloc(rc);
+		i = j;
+		if (fix->slot == U64_MAX) {
+			rc->wstats.spare_full_errors++;
+			continue;
 		}
 		nf++;
-		i = j;
 	}
 	return nf;
 }
@@ -397,26 +363,28 @@ static int publish_busy(struct remap_c *rc, struct dmr_fix *fixes,
 	return r;
 }
 
-/* Record blocks whose reads keep failing as pending (persisted). */
-static void plan_pending(struct remap_c *rc, struct dmr_item *items,
-			 unsigned int n)
+/* Record blocks whose reads keep failing on main as pending (persisted). */
+static int plan_pending(struct remap_c *rc, struct dmr_item *items,
+			unsigned int n)
 {
 	unsigned int i;
+	int r;
 
 	for (i = 0; i < n; i++) {
 		struct dmr_item *it = &items[i];
 
 		if (!it->bad || it->write || it->spare)
 			continue;
-		if (i && items[i - 1].block == it->block && items[i - 1].bad &&
-		    !items[i - 1].write)
-			continue;
 		if (dmr_index_lookup(&rc->index, it->block))
 			continue;	/* already pending, or remapped since */
-		if (dmr_pending_add(rc, it->block))
+		r = dmr_pending_add(rc, it->block);
+		if (r == -ENOSPC)
 			continue;	/* pending list full: error only */
+		if (r)
+			return r;
 		trace_dmr_remap(it->block, rc->pending_slot, true, "pending");
 	}
+	return 0;
 }
 
 /*
@@ -493,37 +461,45 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 	mutex_lock(&rc->lock);
 	nf = plan_fixes(rc, items, n, fixes);
 	r = publish_busy(rc, fixes, nf);
+	/* Status: slots in flight, so used may exceed remaps + bad by this. */
+	rc->wstats.migrating = nf;
 	mutex_unlock(&rc->lock);
 	/* If publishing failed, every fix is rolled back below: items stay bad. */
 	if (nf && !r) {
 		dmr_quiesce(rc);
-		for (i = 0; i < nf; i++)
-			fixes[i].ok = !fix_write(rc, items, &fixes[i], buf);
+		for (i = 0; i < nf; i++) {
+			r = fix_write(rc, items, &fixes[i], buf);
+			fixes[i].ok = !r;
+			/* A bad slot's record not queued: nothing may go live. */
+			if (r && rc->md.failed)
+				break;
+			r = 0;
+		}
 	}
-	for (i = 0; i < nf; i++) {
+	for (i = 0; !r && i < nf; i++) {
 		struct dmr_fix *fix = &fixes[i];
 
 		if (!fix->ok)
 			continue;
 		if (fix->old && dmr_entry_pending(rc, fix->old))
-			dmr_pending_remove(rc, fix->block);
+			r = dmr_pending_remove(rc, fix->block);
 		/* The old slot's record becomes BAD only once the data moved. */
-		if (fix->relocate) {
-			rc->wstats.bad_slots++;
-			r = dmr_md_set(rc, dmr_entry_slot(g, fix->old),
-				       dmr_rec_make(DMR_REC_BAD, 0));
+		if (!r && fix->relocate) {
+			fix->old_bad = true;
+			r = dmr_slot_mark_bad(rc, dmr_entry_slot(g, fix->old));
 		}
 		r = r ?: dmr_md_set(rc, fix->slot,
 				    dmr_rec_make(DMR_REC_MAPPED, fix->block));
-		if (r)
-			break;
 	}
-	if (r)
+	if (!r) {
+		mutex_lock(&rc->lock);
+		r = plan_pending(rc, items, n);
+		mutex_unlock(&rc->lock);
+	}
+	if (!r)
+		r = dmr_md_commit(rc);
+	else
 		dmr_md_discard(rc);
-	mutex_lock(&rc->lock);
-	plan_pending(rc, items, n);
-	mutex_unlock(&rc->lock);
-	r = r ?: dmr_md_commit(rc);
 
 	mutex_lock(&rc->lock);
 	for (i = 0; i < nf; i++) {
@@ -532,21 +508,24 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 
 		if (live) {
 			dmr_index_update(&rc->index, fix->block, fix->slot, false);
-			rc->wstats.auto_remaps += !fix->old ||
-						  dmr_entry_pending(rc, fix->old);
+			rc->wstats.auto_remaps += !fix->relocate;
 			trace_dmr_remap(fix->block, fix->slot, true, "auto");
 		} else if (fix->old) {
+			/* Still mapped there: not counted bad after all. */
+			if (fix->old_bad)
+				dmr_slot_unmark_bad(rc, dmr_entry_slot(g, fix->old));
 			dmr_index_update(&rc->index, fix->block,
 					 dmr_entry_slot(g, fix->old), false);
 		} else {
 			dmr_index_remove(&rc->index, fix->block);
 		}
-		if (!live && (!fix->old || dmr_entry_slot(g, fix->old) != fix->slot))
+		if (!live && fix->slot != U64_MAX)
 			dmr_slot_free(rc, fix->slot);
 		for (j = fix->first; j < fix->first + fix->n; j++)
 			if (items[j].write && items[j].bad)
 				items[j].done = live;
 	}
+	rc->wstats.migrating = 0;
 	mutex_unlock(&rc->lock);
 	dmr_replay(rc);
 

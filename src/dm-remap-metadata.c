@@ -86,24 +86,22 @@ static int md_scan_record(void *ctx, const struct dmr_record *rec)
 			rc->md.load_why = "Metadata maps one main block to two spare slots";
 		if (r)
 			return r;
-		break;
+		dmr_space_load_slot(rc, rec->pos, false);
+		return 0;
 	case DMR_REC_BAD:
-		break;
+		dmr_space_load_slot(rc, rec->pos, true);
+		return 0;
 	case DMR_REC_PENDING:
 		r = dmr_index_insert(&rc->index, rec->block, rc->pending_slot, false);
 		if (r == -EEXIST)
 			rc->md.load_why = "Metadata lists a block as both remapped and pending";
 		if (r)
 			return r;
-		rc->pending[rec->pos] = rec->block + 1;
-		rc->nr_pending++;
+		dmr_space_load_pending(rc, rec->pos, rec->block);
 		return 0;
 	default:
 		return 0;
 	}
-	__set_bit(rec->pos, rc->slot_used);
-	rc->slots_used++;
-	return 0;
 }
 
 static int md_scan_read_rc(void *ctx, u64 md_index, void *buf)
@@ -193,9 +191,11 @@ static int md_alloc_state(struct dmr_md *md)
 
 /*
  * Read the region into rc->index and the slot map (both empty on entry), or
- * format it when blank. Sets *why on failure; writes nothing unless blank.
+ * format it when blank. With @sb_only, only check that the superblock fits
+ * this table (another instance may be committing the rest: see remap_ctr).
+ * Sets *why on failure; writes nothing unless blank.
  */
-static int md_load(struct remap_c *rc, const char **why)
+static int md_load(struct remap_c *rc, bool sb_only, const char **why)
 {
 	struct dmr_md *md = &rc->md;
 	struct dmr_scan *s;
@@ -213,7 +213,7 @@ static int md_load(struct remap_c *rc, const char **why)
 	s->ctx = rc;
 
 	r = dmr_scan_sb(s, md->geo);
-	if (r == -ENODATA) {
+	if (r == -ENODATA && !sb_only) {
 		r = md_check_blank(md, s->buf[0], why);
 		if (!r)
 			r = md_format(md, s->buf[0], why);
@@ -223,6 +223,8 @@ static int md_load(struct remap_c *rc, const char **why)
 		*why = s->why ? s->why : "Invalid metadata superblock";
 		goto out;
 	}
+	if (sb_only)
+		goto out;
 	r = dmr_index_reserve(&rc->index, s->sb.nr_mapped);
 	if (r) {
 		*why = "Cannot allocate the remap table";
@@ -243,8 +245,11 @@ out:
 }
 
 /*
- * Another instance (the table this one replaces) committed after we loaded:
- * start over from what is on disk. Only called while nothing is mapped.
+ * (Re)load the metadata into an empty index and slot map: at the first
+ * resume of a table whose constructor could not read it, or when the table
+ * this one replaces committed since. Only called while nothing is mapped
+ * and the instance it replaces is suspended, so nothing else commits; a
+ * failure leaves the instance unloaded, and the next resume tries again.
  */
 int dmr_md_reload(struct remap_c *rc, const char **why)
 {
@@ -252,33 +257,39 @@ int dmr_md_reload(struct remap_c *rc, const char **why)
 	u64 pairs = md->geo->nr_entry_blocks + md->geo->nr_pending_blocks;
 	int r;
 
-	dmr_index_destroy(&rc->index);
-	r = dmr_index_init(&rc->index, rc->geo.nr_blocks, rc->pending_slot + 1,
-			   rc->index.summary_shift, rc->index.node);
-	if (r) {
-		*why = "Cannot allocate remap table";
-		return r;
-	}
-	memset(rc->slot_used, 0, BITS_TO_LONGS(rc->geo.nr_slots) * sizeof(long));
-	rc->slots_used = 0;
-	memset(rc->pending, 0, rc->geo.pending_capacity * sizeof(u64));
-	rc->nr_pending = 0;
+	/* Messages and status may read the index meanwhile: lock, RCU. */
+	mutex_lock(&rc->lock);
+	rc->md_loaded = false;
+	dmr_index_reset(&rc->index);
+	dmr_space_reset(rc);
 	memset(md->pair_gen, 0, pairs * sizeof(u64));
 	memset(md->pair_copy, 0, BITS_TO_LONGS(pairs) * sizeof(long));
 	memset(md->pair_force, 0, BITS_TO_LONGS(pairs) * sizeof(long));
 	md->force_pending = false;
 	md->nr_chg = 0;
+	md->failed = false;
 	md->load_why = NULL;
-	/* Our cache holds what the constructor read: the other table wrote since. */
+	/* Our cache may hold what the other table has overwritten since. */
 	dm_bufio_forget_buffers(md->bufio, 0, md->geo->nr_md_blocks);
-	r = md_load(rc, why);
-	/* A half-loaded state must never be committed over the good one. */
-	if (r)
-		md->failed = true;
+	r = md_load(rc, false, why);
+	if (r) {
+		/* Never serve or commit over a half-loaded state. */
+		dmr_index_reset(&rc->index);
+		dmr_space_reset(rc);
+	} else {
+		rc->md_loaded = true;
+	}
+	mutex_unlock(&rc->lock);
 	return r;
 }
 
-int dmr_md_open(struct remap_c *rc, const char **why)
+/*
+ * Set up the metadata handle and read the region; with @sb_only just check
+ * the superblock and leave the rest to the first resume (another live
+ * instance may be committing to it: its superblock copies are written one
+ * at a time, so one of the two always reads valid).
+ */
+int dmr_md_open(struct remap_c *rc, bool sb_only, const char **why)
 {
 	struct dmr_md *md = &rc->md;
 	int r;
@@ -303,9 +314,12 @@ int dmr_md_open(struct remap_c *rc, const char **why)
 		*why = "Cannot allocate metadata state";
 		goto bad_bufio;
 	}
-	r = md_load(rc, why);
+	r = md_load(rc, sb_only, why);
+	if (r == -ENODATA)
+		r = 0;	/* the live instance formats it: nothing to check yet */
 	if (r)
 		goto bad_state;
+	rc->md_loaded = !sb_only;
 	return 0;
 
 bad_state:
@@ -363,12 +377,17 @@ int dmr_md_set(struct remap_c *rc, u64 slot, u64 rec)
 {
 	struct dmr_md *md = &rc->md;
 
+	if (md->failed)
+		return -EIO;
 	if (md->nr_chg == md->cap_chg) {
 		u64 cap = max_t(u64, 64, md->cap_chg * 2);
 		struct dmr_md_change *n = kvmalloc_array(cap, sizeof(*n), GFP_KERNEL);
 
-		if (!n)
+		if (!n) {
+			/* Memory already shows the change: disk must not lag silently. */
+			dmr_md_failed(rc, "queue a record change", -ENOMEM);
 			return -ENOMEM;
+		}
 		if (md->chg)
 			memcpy(n, md->chg, md->nr_chg * sizeof(*n));
 		kvfree(md->chg);
@@ -377,8 +396,27 @@ int dmr_md_set(struct remap_c *rc, u64 slot, u64 rec)
 	}
 	md->chg[md->nr_chg].slot = slot;
 	md->chg[md->nr_chg].rec = rec;
+	md->chg[md->nr_chg].seq = md->nr_chg;
 	md->nr_chg++;
 	return 0;
+}
+
+/*
+ * Every metadata failure ends here (dm-thin's metadata_operation_failed):
+ * the device keeps serving the remaps it has, takes no new ones, and says
+ * so in its health. The last good commit stays what a reload finds.
+ */
+void dmr_md_failed(struct remap_c *rc, const char *what, int r)
+{
+	struct dmr_md *md = &rc->md;
+
+	md->nr_chg = 0;
+	if (md->failed)
+		return;
+	WRITE_ONCE(md->failed, true);
+	DMERR("%s: metadata %s failed (%d): no new remaps until reloaded",
+	      dm_table_device_name(rc->ti->table), what, r);
+	dmr_update_health(rc);
 }
 
 /* Drop queued changes that will not be committed. */
@@ -393,7 +431,8 @@ static int cmp_change(const void *a, const void *b)
 
 	if (x->slot != y->slot)
 		return x->slot < y->slot ? -1 : 1;
-	return 0;
+	/* sort() is not stable: the later change to a record must win. */
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
 static s64 rec_delta(u64 old, u64 new, u32 type)
@@ -529,10 +568,7 @@ int dmr_md_commit(struct remap_c *rc)
 	goto out;
 
 fail:
-	md->failed = true;
-	md->nr_chg = 0;
-	DMERR("metadata commit of generation %llu failed (%d): no new remaps",
-	      gen, r);
+	dmr_md_failed(rc, "commit", r);
 out:
 	trace_dmr_commit(gen, nr_dirty + 1, ktime_get_ns() - t0, r);
 	kvfree(dirty);

@@ -202,6 +202,12 @@ int dmr_index_init(struct dmr_index *ix, u64 nr_blocks, u64 nr_slots,
 	return 0;
 }
 
+/* Drop every entry; readers under RCU keep the old snapshot until done. */
+void dmr_index_reset(struct dmr_index *ix)
+{
+	dmr_index_rebuild(ix, 0);
+}
+
 void dmr_index_destroy(struct dmr_index *ix)
 {
 	kvfree(dmr_wtable(ix));

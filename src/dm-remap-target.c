@@ -10,6 +10,8 @@
 #include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -17,13 +19,6 @@
 
 #define CREATE_TRACE_POINTS
 #include "trace.h"
-
-/* An unsigned module parameter with its valid range. */
-struct dmr_param {
-	unsigned int val;
-	unsigned int min;
-	unsigned int max;
-};
 
 static int dmr_param_set(const char *val, const struct kernel_param *kp)
 {
@@ -44,7 +39,7 @@ static int dmr_param_get(char *buf, const struct kernel_param *kp)
 	return sysfs_emit(buf, "%u\n", READ_ONCE(((struct dmr_param *)kp->arg)->val));
 }
 
-static const struct kernel_param_ops dmr_param_ops = {
+const struct kernel_param_ops dmr_param_ops = {
 	.set = dmr_param_set,
 	.get = dmr_param_get,
 };
@@ -69,19 +64,52 @@ module_param_cb(commit_interval, &dmr_param_ops, &commit_interval, 0644);
 MODULE_PARM_DESC(commit_interval,
 		 "default ms an I/O error waits to be batched with others (0-60000, default 10)");
 
-static struct dmr_param spare_low_percent = { 10, 0, 100 };
-module_param_cb(spare_low_percent, &dmr_param_ops, &spare_low_percent, 0644);
-MODULE_PARM_DESC(spare_low_percent,
-		 "health is spare_low below this % of free spare blocks (0-100, default 10)");
+/*
+ * Live instances by metadata region: a table loaded while another instance
+ * of the same region is live (a reload) must not read metadata that one may
+ * be committing; it loads at its first resume, when the other is suspended.
+ */
+static LIST_HEAD(dmr_owners);
+static DEFINE_MUTEX(dmr_owners_lock);
 
-unsigned int dmr_batch_blocks(void)
+static bool dmr_same_region(struct remap_c *a, struct remap_c *b)
 {
-	return READ_ONCE(batch_blocks.val);
+	return a->spare_dev->bdev->bd_dev == b->spare_dev->bdev->bd_dev &&
+	       a->geo.spare_start == b->geo.spare_start;
 }
 
-unsigned int dmr_spare_low_percent(void)
+/* Register @rc; true if another instance of its region is live. */
+static bool dmr_owner_add(struct remap_c *rc)
 {
-	return READ_ONCE(spare_low_percent.val);
+	struct remap_c *o;
+	bool busy = false;
+
+	mutex_lock(&dmr_owners_lock);
+	list_for_each_entry(o, &dmr_owners, owner)
+		busy |= dmr_same_region(o, rc);
+	list_add(&rc->owner, &dmr_owners);
+	mutex_unlock(&dmr_owners_lock);
+	return busy;
+}
+
+/* Another instance of @rc's region is live and not suspended. */
+static bool dmr_owner_conflict(struct remap_c *rc)
+{
+	struct remap_c *o;
+	bool busy = false;
+
+	mutex_lock(&dmr_owners_lock);
+	list_for_each_entry(o, &dmr_owners, owner)
+		busy |= o != rc && dmr_same_region(o, rc) && !READ_ONCE(o->suspended);
+	mutex_unlock(&dmr_owners_lock);
+	return busy;
+}
+
+static void dmr_owner_del(struct remap_c *rc)
+{
+	mutex_lock(&dmr_owners_lock);
+	list_del(&rc->owner);
+	mutex_unlock(&dmr_owners_lock);
 }
 
 /* Plain decimal only: kstrtoull() alone would also take a leading '+'. */
@@ -144,6 +172,7 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 				ti->error = "block_size must be a power of two from 512 to 65536";
 				return -EINVAL;
 			}
+			rc->features |= DMR_FEAT_BLOCK_SIZE;
 			continue;
 		}
 		if (!strcasecmp(name, "auto_remap")) {
@@ -152,6 +181,7 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 				return -EINVAL;
 			}
 			argc--;
+			rc->features |= DMR_FEAT_AUTO_REMAP;
 			continue;
 		}
 		if (!strcasecmp(name, "read_retries")) {
@@ -159,6 +189,7 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 				ti->error = "read_retries must be 0 to 100";
 				return -EINVAL;
 			}
+			rc->features |= DMR_FEAT_READ_RETRIES;
 			continue;
 		}
 		if (!strcasecmp(name, "commit_interval")) {
@@ -166,6 +197,7 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 				ti->error = "commit_interval must be 0 to 60000 (ms)";
 				return -EINVAL;
 			}
+			rc->features |= DMR_FEAT_COMMIT_INTERVAL;
 			continue;
 		}
 		ti->error = "Unrecognised feature argument";
@@ -209,6 +241,11 @@ static int remap_validate(struct dm_target *ti, struct remap_c *rc,
 	if (block_size < bdev_logical_block_size(mb) ||
 	    block_size < bdev_logical_block_size(sb)) {
 		ti->error = "block_size is smaller than a device's logical block size";
+		return -EINVAL;
+	}
+	/* Slots and metadata lie at 4 KiB multiples from spare_start. */
+	if (spare_start & ((bdev_logical_block_size(sb) >> SECTOR_SHIFT) - 1)) {
+		ti->error = "spare_start is not aligned to the spare's logical block size";
 		return -EINVAL;
 	}
 	if (ti->len & ((block_size >> SECTOR_SHIFT) - 1)) {
@@ -318,10 +355,10 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot start the background worker";
 		goto bad_stats;
 	}
-	r = dmr_md_open(rc, &why);
+	r = dmr_md_open(rc, !dmr_owner_add(rc), &why);
 	if (r) {
 		ti->error = (char *)why;
-		goto bad_worker;
+		goto bad_owner;
 	}
 	dmr_health_init(rc);
 
@@ -330,10 +367,13 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_discard_bios = 1;
 	ti->num_write_zeroes_bios = 1;
 	ti->per_io_data_size = sizeof(struct dmr_io);
+	/* Deferred bios are accounted when dmr_replay() submits them. */
+	ti->accounts_remapped_io = true;
 	ti->private = rc;
 	return 0;
 
-bad_worker:
+bad_owner:
+	dmr_owner_del(rc);
 	dmr_worker_exit(rc);
 bad_stats:
 	dmr_stats_free(rc);
@@ -353,36 +393,13 @@ static void remap_dtr(struct dm_target *ti)
 	struct remap_c *rc = ti->private;
 
 	dmr_worker_exit(rc);
+	dmr_owner_del(rc);
 	dmr_md_close(rc);
 	dmr_stats_free(rc);
 	dmr_index_destroy(&rc->index);
 	dm_put_device(ti, rc->spare_dev);
 	dm_put_device(ti, rc->main_dev);
 	kfree(rc);
-}
-
-/*
- * Park a bio that touches a block under migration; the worker replays it.
- * Called under rcu_read_lock(); the bio lies within one block.
- */
-static int dmr_defer(struct remap_c *rc, struct bio *bio, u64 block,
-		     struct dmr_io *io)
-{
-	unsigned long flags;
-	u64 e;
-
-	spin_lock_irqsave(&rc->defer_lock, flags);
-	/* Recheck under the lock: the worker publishes, then takes it. */
-	e = dmr_index_find_rcu(&rc->index, block);
-	if (!e || !dmr_entry_busy(e)) {
-		spin_unlock_irqrestore(&rc->defer_lock, flags);
-		return 0;
-	}
-	bio_list_add(&rc->deferred, bio);
-	this_cpu_dec(rc->inflight->n[io->gen]);
-	this_cpu_inc(rc->stats->deferred);
-	spin_unlock_irqrestore(&rc->defer_lock, flags);
-	return 1;
 }
 
 static void dmr_account(struct remap_c *rc, struct bio *bio)
@@ -487,9 +504,7 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 	io->state = DMR_IO_MAPPED;
 	io->spare = false;
 	rcu_read_lock();
-	/* Acquire pairs with the worker's release: a new gen implies busy flags. */
-	io->gen = smp_load_acquire(&rc->gen);
-	this_cpu_inc(rc->inflight->n[io->gen]);
+	dmr_io_count(rc, io);
 	t = rcu_dereference(rc->index.table);
 	if (likely(!t) || unlikely(!nr))
 		goto to_main;
@@ -505,19 +520,16 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 			if (len < nr)
 				dmr_split(rc, bio, sector, nr, len);
 			last = block;
-			if (dmr_entry_busy(e)) {
-				if (dmr_defer(rc, bio, block, io)) {
-					rcu_read_unlock();
-					return DM_MAPIO_SUBMITTED;
-				}
-				/* The migration finished meanwhile: where now? */
-				e = dmr_index_find_rcu(&rc->index, block);
+			/* Not busy any more: e is where it went, read under the lock. */
+			if (dmr_entry_busy(e) && dmr_defer(rc, bio, block, io, &e)) {
+				rcu_read_unlock();
+				return DM_MAPIO_SUBMITTED;
 			}
 			if (e && dmr_entry_pending(rc, e)) {
 				if (!dmr_pending_full_write(rc, bio, sector))
 					goto to_main;	/* reads, partial writes */
 				rcu_read_unlock();
-				this_cpu_dec(rc->inflight->n[io->gen]);
+				dmr_io_uncount(rc, io);
 				io->iter = bio->bi_iter;
 				io->iter.bi_sector = sector;
 				dmr_account(rc, bio);
@@ -582,7 +594,7 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 
 	if (unlikely(io->state == DMR_IO_FINAL))
 		return DM_ENDIO_DONE;	/* completed by the worker */
-	this_cpu_dec(rc->inflight->n[io->gen]);
+	dmr_io_uncount(rc, io);
 	if (likely(!*error) || !io->iter.bi_size)
 		return DM_ENDIO_DONE;
 
@@ -602,6 +614,20 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 	return DM_ENDIO_DONE;
 }
 
+/* A suspend waits for held bios: have the worker settle them now. */
+static void remap_presuspend(struct dm_target *ti)
+{
+	struct remap_c *rc = ti->private;
+
+	WRITE_ONCE(rc->suspending, true);
+	dmr_worker_kick_errors(rc);
+}
+
+static void remap_presuspend_undo(struct dm_target *ti)
+{
+	WRITE_ONCE(((struct remap_c *)ti->private)->suspending, false);
+}
+
 /* Finish the batch in flight; new requests are refused until resume. */
 static void remap_postsuspend(struct dm_target *ti)
 {
@@ -612,51 +638,59 @@ static void remap_postsuspend(struct dm_target *ti)
 }
 
 /*
- * The table this one replaces may have committed after our constructor
- * read the metadata: if so, load it again before any bio is mapped.
+ * Load the metadata if the constructor left it (another instance was live),
+ * or again if the table this one replaces committed since. That instance is
+ * suspended now, so nothing else writes the region.
  */
 static int remap_preresume(struct dm_target *ti)
 {
 	struct remap_c *rc = ti->private;
+	bool changed = true;
 	const char *why = NULL;
-	bool changed;
-	int r;
+	unsigned int noio;
+	int r = 0;
 
-	r = dmr_md_changed(rc, &changed);
+	if (dmr_owner_conflict(rc)) {
+		DMERR("%s: cannot resume: another live device uses this spare area",
+		      dm_table_device_name(ti->table));
+		return -EBUSY;
+	}
+	/* Suspended: the I/O of a reclaim could wait on this very device. */
+	noio = memalloc_noio_save();
+	if (rc->md_loaded)
+		r = dmr_md_changed(rc, &changed);
 	if (!r && changed) {
 		r = dmr_md_reload(rc, &why);
 		dmr_health_init(rc);
 	}
+	memalloc_noio_restore(noio);
 	if (r) {
-		DMERR("cannot resume: %s (%d)", why ?: "metadata read failed", r);
+		DMERR("%s: cannot resume: %s (%d)", dm_table_device_name(ti->table),
+		      why ?: "metadata read failed", r);
 		return r;
 	}
+	WRITE_ONCE(rc->suspending, false);
 	WRITE_ONCE(rc->suspended, false);
 	return 0;
 }
 
+/* The table line as given: features only when the line had them. */
 static void emit_table_line(struct remap_c *rc, char *result, unsigned int maxlen,
 			    unsigned int *szp)
 {
-	unsigned int sz = *szp;
+	unsigned int sz = *szp, f = rc->features;
 
 	DMEMIT("%s %s %llu %llu", rc->main_dev->name, rc->spare_dev->name,
 	       rc->geo.spare_start, rc->geo.spare_len);
-	unsigned int n = 0;
-
-	n += rc->geo.block_size != DMR_DEFAULT_BLOCK_SIZE ? 2 : 0;
-	n += !rc->auto_remap ? 2 : 0;
-	n += rc->read_retries != READ_ONCE(read_retries.val) ? 2 : 0;
-	n += rc->commit_interval != READ_ONCE(commit_interval.val) ? 2 : 0;
-	if (n)
-		DMEMIT(" %u", n);
-	if (rc->geo.block_size != DMR_DEFAULT_BLOCK_SIZE)
+	if (f)
+		DMEMIT(" %u", 2 * hweight32(f));
+	if (f & DMR_FEAT_BLOCK_SIZE)
 		DMEMIT(" block_size %u", rc->geo.block_size);
-	if (!rc->auto_remap)
-		DMEMIT(" auto_remap off");
-	if (rc->read_retries != READ_ONCE(read_retries.val))
+	if (f & DMR_FEAT_AUTO_REMAP)
+		DMEMIT(" auto_remap %s", rc->auto_remap ? "on" : "off");
+	if (f & DMR_FEAT_READ_RETRIES)
 		DMEMIT(" read_retries %u", rc->read_retries);
-	if (rc->commit_interval != READ_ONCE(commit_interval.val))
+	if (f & DMR_FEAT_COMMIT_INTERVAL)
 		DMEMIT(" commit_interval %u", rc->commit_interval);
 	*szp = sz;
 }
@@ -666,6 +700,7 @@ static void remap_status(struct dm_target *ti, status_type_t type,
 			 unsigned int maxlen)
 {
 	struct remap_c *rc = ti->private;
+	u64 used, bad, pending, live;
 	struct dmr_work_stats ws;
 	struct dmr_stats s;
 	unsigned int sz = 0;
@@ -673,20 +708,24 @@ static void remap_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		dmr_stats_sum(rc, &s);
+		/* The worker changes these together under the lock. */
 		mutex_lock(&rc->lock);
 		ws = rc->wstats;
+		used = rc->slots_used;
+		bad = rc->bad_slots;
+		pending = rc->nr_pending;
+		live = dmr_index_live(&rc->index);
 		mutex_unlock(&rc->lock);
 		DMEMIT("%u.%u.%u spare=%llu/%llu remaps=%llu pending=%llu health=%s",
 		       ti->type->version[0], ti->type->version[1],
-		       ti->type->version[2], rc->slots_used, rc->geo.nr_slots,
-		       dmr_index_live(&rc->index) - READ_ONCE(rc->nr_pending),
-		       READ_ONCE(rc->nr_pending),
+		       ti->type->version[2], used, rc->geo.nr_slots,
+		       live - pending, pending,
 		       dmr_health_name(READ_ONCE(rc->health)));
 		DMEMIT(" auto_remap=%s migrating=%llu manual_remaps=%llu auto_remaps=%llu",
 		       READ_ONCE(rc->auto_remap) ? "on" : "off", ws.migrating,
 		       ws.manual_remaps, ws.auto_remaps);
 		DMEMIT(" unremaps=%llu copy_errors=%llu bad_slots=%llu",
-		       ws.unremaps, ws.copy_errors, ws.bad_slots);
+		       ws.unremaps, ws.copy_errors, bad);
 		DMEMIT(" metadata=%s generation=%llu commits=%llu",
 		       READ_ONCE(rc->md.failed) ? "failed" : "ok",
 		       READ_ONCE(rc->md.sb.generation), READ_ONCE(rc->md.commits));
@@ -718,20 +757,20 @@ static int parse_range(struct remap_c *rc, unsigned int argc, char **argv,
 	u64 sector, nr = 1, end;
 
 	if (argc < 1 || argc > 2) {
-		DMERR("%s: expected <sector> [<count>]", argv[-1]);
+		DMERR_LIMIT("%s: expected <sector> [<count>]", argv[-1]);
 		return -EINVAL;
 	}
 	if (parse_u64(argv[0], &sector) || (argc == 2 && parse_u64(argv[1], &nr))) {
-		DMERR("%s: sector and count must be decimal numbers", argv[-1]);
+		DMERR_LIMIT("%s: sector and count must be decimal numbers", argv[-1]);
 		return -EINVAL;
 	}
 	if (!nr) {
-		DMERR("%s: count must be at least 1", argv[-1]);
+		DMERR_LIMIT("%s: count must be at least 1", argv[-1]);
 		return -EINVAL;
 	}
 	if (check_add_overflow(sector, nr, &end) || end > rc->ti->len) {
-		DMERR("%s: sectors %llu+%llu run past the device end (%llu)",
-		      argv[-1], sector, nr, (u64)rc->ti->len);
+		DMERR_LIMIT("%s: sectors %llu+%llu run past the device end (%llu)",
+			    argv[-1], sector, nr, (u64)rc->ti->len);
 		return -EINVAL;
 	}
 	*first = sector >> rc->block_shift;
@@ -739,10 +778,15 @@ static int parse_range(struct remap_c *rc, unsigned int argc, char **argv,
 	return 0;
 }
 
+/*
+ * remap/unremap/commit through the worker, one batch per request so that a
+ * range as large as the device can be interrupted between batches.
+ */
 static int msg_migrate(struct remap_c *rc, enum dmr_req_op op,
 		       unsigned int argc, char **argv, char *result,
 		       unsigned int maxlen)
 {
+	u64 first = 0, count = 1, done = 0, n;
 	struct dmr_req *req;
 	unsigned int sz = 0, i;
 	int r;
@@ -751,16 +795,30 @@ static int msg_migrate(struct remap_c *rc, enum dmr_req_op op,
 		DMERR_LIMIT("%s: device is suspended; resume it first", argv[-1]);
 		return -EBUSY;
 	}
+	r = op == DMR_REQ_COMMIT ? 0 : parse_range(rc, argc, argv, &first, &count);
+	if (r)
+		return r;
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
 	if (!req)
 		return -ENOMEM;
-	r = op == DMR_REQ_COMMIT ? 0 :
-	    parse_range(rc, argc, argv, &req->first, &req->count);
-	if (r)
-		goto out;
 	req->op = op;
-	dmr_worker_submit(rc, req);
-	r = req->error;
+	while (done < count) {
+		n = min_t(u64, count - done, READ_ONCE(batch_blocks.val));
+		req->first = first + done;
+		req->count = n;
+		dmr_worker_submit(rc, req);
+		done += n;
+		r = req->error;
+		if (r || req->no_space)
+			break;
+		if (done < count && fatal_signal_pending(current)) {
+			r = -EINTR;
+			break;
+		}
+	}
+	/* The blocks not tried for want of spare count as no_space too. */
+	if (req->no_space)
+		req->no_space += count - done;
 	if (op == DMR_REQ_COMMIT) {
 		if (r)
 			DMERR("commit failed (%d)", r);
@@ -770,8 +828,8 @@ static int msg_migrate(struct remap_c *rc, enum dmr_req_op op,
 		goto out;
 	}
 	if (r && !req->changed) {
-		DMERR("%s failed (%d)%s", argv[-1], r,
-		      rc->md.failed ? ": metadata writes failed" : "");
+		DMERR_LIMIT("%s failed (%d)%s", argv[-1], r,
+			    rc->md.failed ? ": metadata writes failed" : "");
 		goto out;
 	}
 	DMEMIT("%s=%llu %s=%llu", op == DMR_REQ_REMAP ? "remapped" : "unremapped",
@@ -795,7 +853,7 @@ static int msg_query(struct remap_c *rc, unsigned int argc, char **argv,
 	u64 sector, block, e;
 
 	if (argc != 1 || parse_u64(argv[0], &sector) || sector >= rc->ti->len) {
-		DMERR("query: expected one sector below %llu", (u64)rc->ti->len);
+		DMERR_LIMIT("query: expected one sector below %llu", (u64)rc->ti->len);
 		return -EINVAL;
 	}
 	block = sector >> rc->block_shift;
@@ -828,7 +886,7 @@ static int msg_list(struct remap_c *rc, unsigned int argc, char **argv,
 
 	if (argc > 2 || (argc >= 1 && parse_u64(argv[0], &from)) ||
 	    (argc == 2 && (parse_u64(argv[1], &max) || !max))) {
-		DMERR("list: expected [<from_sector> [<max>=1..]]");
+		DMERR_LIMIT("list: expected [<from_sector> [<max>=1..]]");
 		return -EINVAL;
 	}
 	if (from >= rc->ti->len) {
@@ -871,15 +929,23 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 	unsigned int sz = 0;
 	struct dmr_stats s;
 
+	u64 live, rebuilds, batches;
+	size_t bytes;
+
 	dmr_stats_sum(rc, &s);
+	mutex_lock(&rc->lock);
+	live = dmr_index_live(&rc->index);
+	bytes = dmr_index_bytes(&rc->index);
+	rebuilds = rc->index.rebuilds;
+	batches = rc->wstats.batches;
+	mutex_unlock(&rc->lock);
 	DMEMIT("reads=%llu writes=%llu read_bytes=%llu write_bytes=%llu",
 	       s.reads, s.writes, s.read_bytes, s.write_bytes);
 	DMEMIT(" spare_ios=%llu splits=%llu deferred=%llu",
 	       s.spare_ios, s.splits, s.deferred);
 	DMEMIT(" read_errors=%llu write_errors=%llu", s.read_errors, s.write_errors);
 	DMEMIT(" remaps=%llu table_bytes=%zu table_rebuilds=%llu batches=%llu",
-	       dmr_index_live(&rc->index), dmr_index_bytes(&rc->index),
-	       rc->index.rebuilds, rc->wstats.batches);
+	       live, bytes, rebuilds, batches);
 	return 1;
 }
 
@@ -901,7 +967,7 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
 	const char *cmd;
 
 	if (!argc) {
-		DMERR("empty message");
+		DMERR_LIMIT("empty message");
 		return -EINVAL;
 	}
 	cmd = argv[0];
@@ -919,14 +985,19 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
 		bool on;
 
 		if (argc != 2 || parse_on_off(argv[1], &on)) {
-			DMERR("auto_remap: expected on or off");
+			DMERR_LIMIT("auto_remap: expected on or off");
 			return -EINVAL;
+		}
+		/* A table being replaced would lose it: say so instead. */
+		if (READ_ONCE(rc->suspended)) {
+			DMERR_LIMIT("auto_remap: device is suspended; resume it first");
+			return -EBUSY;
 		}
 		WRITE_ONCE(rc->auto_remap, on);
 		return 0;
 	}
 	if (argc != 1) {
-		DMERR("%s: takes no arguments (or unrecognised message)", cmd);
+		DMERR_LIMIT("%s: takes no arguments (or unrecognised message)", cmd);
 		return -EINVAL;
 	}
 	if (!strcasecmp(cmd, "stats"))
@@ -945,7 +1016,7 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
 		DMEMIT("%s", remap_help);
 		return 1;
 	}
-	DMERR("unrecognised message '%s'", cmd);
+	DMERR_LIMIT("unrecognised message '%s'", cmd);
 	return -EINVAL;
 }
 
@@ -980,6 +1051,8 @@ static struct target_type remap_target = {
 	.dtr = remap_dtr,
 	.map = remap_map,
 	.end_io = remap_end_io,
+	.presuspend = remap_presuspend,
+	.presuspend_undo = remap_presuspend_undo,
 	.postsuspend = remap_postsuspend,
 	.preresume = remap_preresume,
 	.status = remap_status,

@@ -5,23 +5,29 @@
  * I/O to those blocks waits, publishes the batch and replays waiting bios.
  */
 #include <linux/blkdev.h>
-#include <linux/delay.h>
 #include <linux/dm-io.h>
 #include <linux/dm-kcopyd.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "dm-remap.h"
 #include "trace.h"
 
+static struct dmr_param spare_low_percent = { 10, 0, 100 };
+module_param_cb(spare_low_percent, &dmr_param_ops, &spare_low_percent, 0644);
+MODULE_PARM_DESC(spare_low_percent,
+		 "health is spare_low below this % of free spare blocks (0-100, default 10)");
+
 /* Longest run of contiguous blocks copied as one kcopyd job (sectors). */
 #define DMR_RUN_MAX_SECTORS	2048
 
 struct dmr_mig {
 	u64 block;
-	u64 slot;
+	u64 slot;		/* U64_MAX once the block went pending */
 	int read_err;		/* source unreadable */
 	int write_err;		/* destination unwritable */
+	bool bad;		/* the slot was marked bad */
 };
 
 struct dmr_copy {
@@ -36,64 +42,6 @@ struct dmr_run {
 	int read_err;
 	unsigned long write_err;
 };
-
-/* Flip the I/O generation and wait until every bio mapped before is done. */
-void dmr_quiesce(struct remap_c *rc)
-{
-	unsigned int old = rc->gen;
-	long sum;
-	int cpu;
-
-	/* Release: a bio that sees the new generation also sees busy flags. */
-	smp_store_release(&rc->gen, old ^ 1);
-	/* Every map call that read the old generation has now counted itself. */
-	synchronize_rcu();
-	for (;;) {
-		sum = 0;
-		for_each_possible_cpu(cpu)
-			sum += READ_ONCE(per_cpu_ptr(rc->inflight, cpu)->n[old]);
-		if (!sum)
-			break;
-		usleep_range(50, 200);
-	}
-}
-
-void dmr_replay(struct remap_c *rc)
-{
-	struct bio_list bios;
-	struct bio *bio;
-
-	spin_lock_irq(&rc->defer_lock);
-	bios = rc->deferred;
-	bio_list_init(&rc->deferred);
-	spin_unlock_irq(&rc->defer_lock);
-
-	while ((bio = bio_list_pop(&bios))) {
-		if (dmr_map_bio(rc, bio) == DM_MAPIO_REMAPPED)
-			dm_submit_bio_remap(bio, NULL);
-	}
-}
-
-u64 dmr_slot_alloc(struct remap_c *rc)
-{
-	u64 n = rc->geo.nr_slots, s;
-
-	s = find_next_zero_bit(rc->slot_used, n, rc->slot_hint);
-	if (s >= n)
-		s = find_first_zero_bit(rc->slot_used, n);
-	if (s >= n)
-		return U64_MAX;
-	__set_bit(s, rc->slot_used);
-	rc->slot_hint = s + 1;
-	rc->slots_used++;
-	return s;
-}
-
-void dmr_slot_free(struct remap_c *rc, u64 slot)
-{
-	__clear_bit(slot, rc->slot_used);
-	rc->slots_used--;
-}
 
 static void dmr_copy_done(int read_err, unsigned long write_err, void *context)
 {
@@ -140,12 +88,13 @@ static void dmr_copy_runs(struct remap_c *rc, struct dmr_run *runs, u64 n,
  * direction), in runs of contiguous blocks; a failed run is retried block by
  * block (@single) so that only the blocks that really fail are reported.
  */
-static int dmr_copy_blocks(struct remap_c *rc, struct dmr_mig *migs, u64 n,
-			   bool to_spare, bool single)
+static int __must_check dmr_copy_blocks(struct remap_c *rc, struct dmr_mig *migs,
+					u64 n, bool to_spare, bool single)
 {
 	unsigned int run_max = single ? 1 : DMR_RUN_MAX_SECTORS >> rc->block_shift;
 	struct dmr_run *runs;
 	u64 i, nr_runs = 0;
+	int err = 0;
 
 	runs = kvcalloc(n, sizeof(*runs), GFP_KERNEL);
 	if (!runs)
@@ -175,20 +124,20 @@ static int dmr_copy_blocks(struct remap_c *rc, struct dmr_mig *migs, u64 n,
 		dmr_copy_runs(rc, runs, nr_runs, to_spare);
 	}
 
-	for (i = 0; i < nr_runs; i++) {
+	for (i = 0; i < nr_runs && !err; i++) {
 		struct dmr_run *r = &runs[i];
 
 		if (!r->read_err && !r->write_err)
 			continue;
 		if (r->n > 1) {
-			dmr_copy_blocks(rc, r->mig, r->n, to_spare, true);
+			err = dmr_copy_blocks(rc, r->mig, r->n, to_spare, true);
 			continue;
 		}
 		r->mig->read_err = r->read_err;
 		r->mig->write_err = !!r->write_err;
 	}
 	kvfree(runs);
-	return 0;
+	return err;
 }
 
 static void dmr_note_failed(struct dmr_req *req, u64 block)
@@ -267,30 +216,30 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 	/*
 	 * A block main cannot read is not moved (its content would be
 	 * invented): it becomes pending, so reads keep failing until a whole
-	 * write of it remaps it.
+	 * write of it remaps it. A slot that cannot be written is bad.
 	 */
 	mutex_lock(&rc->lock);
 	for (i = 0; !r && i < n; i++) {
 		struct dmr_mig *m = &migs[i];
 
-		if (!m->read_err || m->write_err)
-			continue;
-		dmr_index_remove(&rc->index, m->block);
-		dmr_slot_free(rc, m->slot);
-		dmr_pending_add(rc, m->block);
+		if (m->write_err) {
+			m->bad = true;
+			r = dmr_slot_mark_bad(rc, m->slot);
+		} else if (m->read_err) {
+			dmr_index_remove(&rc->index, m->block);
+			dmr_slot_free(rc, m->slot);
+			m->slot = U64_MAX;
+			r = dmr_pending_add(rc, m->block);
+			if (r == -ENOSPC)
+				r = 0;	/* list full: it just stays on main */
+		} else {
+			r = dmr_md_set(rc, m->slot,
+				       dmr_rec_make(DMR_REC_MAPPED, m->block));
+		}
 	}
 	mutex_unlock(&rc->lock);
 
 	/* Persist the batch before any of it goes live. */
-	for (i = 0; !r && i < n; i++) {
-		struct dmr_mig *m = &migs[i];
-
-		if (m->read_err && !m->write_err)
-			continue;
-		r = dmr_md_set(rc, m->slot, m->write_err ?
-			       dmr_rec_make(DMR_REC_BAD, 0) :
-			       dmr_rec_make(DMR_REC_MAPPED, m->block));
-	}
 	if (!r)
 		r = dmr_md_commit(rc);
 	else
@@ -300,14 +249,14 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 	for (i = 0; i < n; i++) {
 		struct dmr_mig *m = &migs[i];
 
-		if (m->read_err && !m->write_err) {
+		if (m->slot == U64_MAX) {
 			dmr_note_failed(req, m->block);	/* now pending */
 			continue;
 		}
-		if (r || m->write_err) {
-			/* Not durable, or the spare block is bad: stay on main. */
+		if (r || m->read_err || m->write_err) {
+			/* Not durable, or not copied: stay on main. */
 			dmr_index_remove(&rc->index, m->block);
-			if (!m->write_err)
+			if (!m->bad)
 				dmr_slot_free(rc, m->slot);
 			dmr_note_failed(req, m->block);
 			continue;
@@ -396,31 +345,27 @@ static const char *const dmr_op_names[] = {
 	[DMR_REQ_COMMIT] = "commit",
 };
 
+/* Apply one request: at most dmr_batch_blocks() blocks (msg_migrate splits). */
 static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 {
-	u64 max = dmr_batch_blocks(), done = 0, n;
 	u64 cap = dmr_index_capacity(&rc->index), t0 = ktime_get_ns(), t1;
 	unsigned int noio = memalloc_noio_save();
-	int r = 0;
+	int r;
 
-	/* Metadata that failed to commit takes no more changes. */
-	if (rc->md.failed)
-		r = -EIO;
+	/*
+	 * A suspended instance may be about to be replaced by a table that
+	 * reads the metadata: it must not commit any more.
+	 */
+	if (READ_ONCE(rc->suspended))
+		r = -EBUSY;
+	else if (rc->md.failed)
+		r = -EIO;	/* metadata that failed takes no more changes */
 	else if (req->op == DMR_REQ_COMMIT)
 		r = dmr_md_commit(rc);
-	while (req->op != DMR_REQ_COMMIT && !r && done < req->count) {
-		n = min(req->count - done, max);
-		if (req->op == DMR_REQ_REMAP)
-			r = dmr_remap_batch(rc, req, req->first + done, n);
-		else
-			r = dmr_unremap_batch(rc, req, req->first + done, n);
-		done += n;
-		if (req->no_space) {
-			/* The batches not run for want of spare count too. */
-			req->no_space += req->count - done;
-			break;
-		}
-	}
+	else if (req->op == DMR_REQ_REMAP)
+		r = dmr_remap_batch(rc, req, req->first, req->count);
+	else
+		r = dmr_unremap_batch(rc, req, req->first, req->count);
 	memalloc_noio_restore(noio);
 	req->error = r;
 	t1 = ktime_get_ns();
@@ -464,7 +409,7 @@ static enum dmr_health dmr_health_now(struct remap_c *rc)
 		h = DMR_HEALTH_METADATA_FAILED;
 	else if (used >= total)
 		h = DMR_HEALTH_SPARE_FULL;
-	else if ((total - used) * 100 < total * dmr_spare_low_percent())
+	else if ((total - used) * 100 < total * READ_ONCE(spare_low_percent.val))
 		h = DMR_HEALTH_SPARE_LOW;
 	else if (dmr_index_live(&rc->index))
 		h = DMR_HEALTH_DEGRADED;
@@ -514,9 +459,21 @@ void dmr_hold_bio(struct remap_c *rc, struct bio *bio, enum dmr_io_state state)
 	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
 
 	io->state = state;
-	if (llist_add(&io->node, &rc->errors))
+	if (!llist_add(&io->node, &rc->errors))
+		return;
+	/* A suspend waits for held bios: do not make it wait out the batching. */
+	if (READ_ONCE(rc->suspending))
+		mod_delayed_work(rc->wq, &rc->err_work, 0);
+	else
 		queue_delayed_work(rc->wq, &rc->err_work,
 				   msecs_to_jiffies(READ_ONCE(rc->commit_interval)));
+}
+
+/* Start the error round now (suspend, flush). */
+void dmr_worker_kick_errors(struct remap_c *rc)
+{
+	if (!llist_empty(&rc->errors))
+		mod_delayed_work(rc->wq, &rc->err_work, 0);
 }
 
 /* Queue @req without locks and wait until the worker has applied it. */
@@ -536,13 +493,11 @@ void dmr_worker_flush(struct remap_c *rc)
 
 int dmr_worker_init(struct remap_c *rc)
 {
-	int r = -ENOMEM;
+	int r;
 
-	rc->slot_used = kvcalloc(BITS_TO_LONGS(rc->geo.nr_slots),
-				 sizeof(unsigned long), GFP_KERNEL);
-	rc->pending = kvcalloc(rc->geo.pending_capacity, sizeof(u64), GFP_KERNEL);
-	if (!rc->slot_used || !rc->pending)
-		goto bad;
+	r = dmr_space_init(rc);
+	if (r)
+		return r;
 	r = bioset_init(&rc->bs, 16, 0, 0);
 	if (r)
 		goto bad;
@@ -566,8 +521,7 @@ bad_kcopyd:
 bad_bs:
 	bioset_exit(&rc->bs);
 bad:
-	kvfree(rc->pending);
-	kvfree(rc->slot_used);
+	dmr_space_exit(rc);
 	return r;
 }
 
@@ -577,6 +531,5 @@ void dmr_worker_exit(struct remap_c *rc)
 	destroy_workqueue(rc->wq);
 	dm_kcopyd_client_destroy(rc->kcopyd);
 	bioset_exit(&rc->bs);
-	kvfree(rc->pending);
-	kvfree(rc->slot_used);
+	dmr_space_exit(rc);
 }

@@ -8,7 +8,9 @@
 
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
+#include <linux/list.h>
 #include <linux/llist.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/spinlock.h>
@@ -21,6 +23,15 @@
 #include "compat.h"
 
 #define DM_MSG_PREFIX "remap"
+
+/* An unsigned module parameter with its valid range (dmr_param_ops). */
+struct dmr_param {
+	unsigned int val;
+	unsigned int min;
+	unsigned int max;
+};
+
+extern const struct kernel_param_ops dmr_param_ops;
 
 /* Per-CPU I/O counters; summed only when status is read. */
 struct dmr_stats {
@@ -69,7 +80,6 @@ struct dmr_work_stats {
 	u64 unremaps;
 	u64 batches;
 	u64 copy_errors;
-	u64 bad_slots;
 	u64 spare_full_errors;	/* bad blocks left unfixed: no spare */
 	u64 pending_full;	/* unreadable blocks not recorded: list full */
 	u64 migrating;		/* blocks in the batch being migrated */
@@ -87,6 +97,7 @@ enum dmr_health {
 struct dmr_md_change {
 	u64 slot;
 	u64 rec;
+	u64 seq;	/* order of queueing: the last change wins */
 };
 
 /* The metadata region: what was last committed, and what is queued. */
@@ -134,12 +145,16 @@ struct remap_c {
 	struct work_struct work;
 	struct llist_head requests;
 	struct dm_kcopyd_client *kcopyd;
-	unsigned long *slot_used;	/* allocated or bad spare slots */
+	unsigned long *slot_used;	/* mapped or bad spare slots */
 	u64 slot_hint;
-	u64 slots_used;
+	u64 slots_used;			/* remaps + bad_slots */
+	u64 bad_slots;
 	struct dmr_work_stats wstats;
 	struct dmr_md md;
 	bool suspended;			/* postsuspend..preresume: no new work */
+	bool suspending;		/* presuspend..resume: no error batching */
+	bool md_loaded;			/* metadata read by this instance */
+	struct list_head owner;		/* on the list of live instances */
 
 	/* Error handling (dm-remap-errors.c), all worker-side but the queue. */
 	struct llist_head errors;	/* held bios, from end_io and map */
@@ -151,9 +166,16 @@ struct remap_c {
 	bool auto_remap;
 	unsigned int read_retries;
 	unsigned int commit_interval;	/* ms an error may wait to be batched */
+	unsigned int features;		/* DMR_FEAT_*: given in the table line */
 	enum dmr_health health;
 	struct mutex lock;		/* index writes vs list; wstats */
 };
+
+/* Feature arguments given in the table line, echoed back by STATUSTYPE_TABLE. */
+#define DMR_FEAT_BLOCK_SIZE		BIT(0)
+#define DMR_FEAT_AUTO_REMAP		BIT(1)
+#define DMR_FEAT_READ_RETRIES		BIT(2)
+#define DMR_FEAT_COMMIT_INTERVAL	BIT(3)
 
 /* dm-remap-stats.c */
 int dmr_stats_alloc(struct remap_c *rc);
@@ -163,8 +185,37 @@ void dmr_stats_clear(struct remap_c *rc);
 
 /* dm-remap-target.c: maps one bio (also replays deferred ones). */
 int dmr_map_bio(struct remap_c *rc, struct bio *bio);
-unsigned int dmr_batch_blocks(void);
-unsigned int dmr_spare_low_percent(void);
+
+/* dm-remap-quiesce.c: the in-flight protocol between map path and worker. */
+static inline void dmr_io_count(struct remap_c *rc, struct dmr_io *io)
+{
+	/* Acquire pairs with dmr_quiesce(): a new gen implies busy flags. */
+	io->gen = smp_load_acquire(&rc->gen);
+	this_cpu_inc(rc->inflight->n[io->gen]);
+}
+
+static inline void dmr_io_uncount(struct remap_c *rc, struct dmr_io *io)
+{
+	this_cpu_dec(rc->inflight->n[io->gen]);
+}
+
+void dmr_quiesce(struct remap_c *rc);
+bool dmr_defer(struct remap_c *rc, struct bio *bio, u64 block,
+	       struct dmr_io *io, u64 *e);
+void dmr_replay(struct remap_c *rc);
+
+/* dm-remap-space.c: slot allocator and pending list (worker only). */
+int dmr_space_init(struct remap_c *rc);
+void dmr_space_exit(struct remap_c *rc);
+void dmr_space_reset(struct remap_c *rc);
+void dmr_space_load_slot(struct remap_c *rc, u64 slot, bool bad);
+void dmr_space_load_pending(struct remap_c *rc, u64 pos, u64 block);
+u64 dmr_slot_alloc(struct remap_c *rc);
+void dmr_slot_free(struct remap_c *rc, u64 slot);
+int __must_check dmr_slot_mark_bad(struct remap_c *rc, u64 slot);
+void dmr_slot_unmark_bad(struct remap_c *rc, u64 slot);
+int __must_check dmr_pending_add(struct remap_c *rc, u64 block);
+int __must_check dmr_pending_remove(struct remap_c *rc, u64 block);
 
 /* dm-remap-worker.c */
 enum dmr_req_op {
@@ -189,10 +240,6 @@ struct dmr_req {
 };
 
 int dmr_worker_init(struct remap_c *rc);
-void dmr_quiesce(struct remap_c *rc);
-void dmr_replay(struct remap_c *rc);
-u64 dmr_slot_alloc(struct remap_c *rc);
-void dmr_slot_free(struct remap_c *rc, u64 slot);
 void dmr_hold_bio(struct remap_c *rc, struct bio *bio, enum dmr_io_state state);
 void dmr_update_health(struct remap_c *rc);
 void dmr_health_init(struct remap_c *rc);
@@ -200,20 +247,20 @@ const char *dmr_health_name(enum dmr_health h);
 void dmr_worker_exit(struct remap_c *rc);
 void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req);
 void dmr_worker_flush(struct remap_c *rc);
+void dmr_worker_kick_errors(struct remap_c *rc);
 
 /* dm-remap-metadata.c: the worker is the only caller after load. */
-int dmr_md_open(struct remap_c *rc, const char **why);
+int dmr_md_open(struct remap_c *rc, bool sb_only, const char **why);
 void dmr_md_close(struct remap_c *rc);
-int dmr_md_changed(struct remap_c *rc, bool *changed);
-int dmr_md_reload(struct remap_c *rc, const char **why);
-int dmr_md_set(struct remap_c *rc, u64 slot, u64 rec);
-int dmr_md_commit(struct remap_c *rc);
+int __must_check dmr_md_changed(struct remap_c *rc, bool *changed);
+int __must_check dmr_md_reload(struct remap_c *rc, const char **why);
+int __must_check dmr_md_set(struct remap_c *rc, u64 slot, u64 rec);
+int __must_check dmr_md_commit(struct remap_c *rc);
 void dmr_md_discard(struct remap_c *rc);
+void dmr_md_failed(struct remap_c *rc, const char *what, int r);
 
 /* dm-remap-errors.c (worker) */
 void dmr_errors_round(struct remap_c *rc, struct llist_node *list);
-int dmr_pending_add(struct remap_c *rc, u64 block);
-void dmr_pending_remove(struct remap_c *rc, u64 block);
 
 static inline bool dmr_entry_pending(const struct remap_c *rc, u64 e)
 {

@@ -158,6 +158,7 @@ static inline u64 dmr_index_find_rcu(const struct dmr_index *ix, u64 block)
 int dmr_geom_init(struct dmr_geom *g, u64 nr_blocks, u64 nr_slots);
 int dmr_index_init(struct dmr_index *ix, u64 nr_blocks, u64 nr_slots,
 		   unsigned int summary_shift, int node);
+void dmr_index_reset(struct dmr_index *ix);
 void dmr_index_destroy(struct dmr_index *ix);
 int dmr_index_reserve(struct dmr_index *ix, u64 extra);
 int dmr_index_insert(struct dmr_index *ix, u64 block, u64 slot, bool busy);

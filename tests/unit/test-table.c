@@ -428,6 +428,34 @@ static void test_memory_bound(u64 max)
 	dmr_index_destroy(&ix);
 }
 
+/* reset: every entry gone, the table free for reuse (a metadata reload). */
+static void test_reset(void)
+{
+	struct dmr_index ix;
+	u64 b, rebuilds;
+
+	CHECK_EQ(dmr_index_init(&ix, 1ULL << 30, 1 << 20, 4, NUMA_NO_NODE), 0);
+	dmr_index_reset(&ix);	/* nothing to drop: still no table */
+	CHECK(!rcu_dereference(ix.table));
+	CHECK_EQ(dmr_index_reserve(&ix, 1000), 0);
+	for (b = 0; b < 1000; b++)
+		CHECK_EQ(dmr_index_insert(&ix, b * 977, b, b & 1), 0);
+	rebuilds = ix.rebuilds;
+	dmr_index_reset(&ix);
+	CHECK(!rcu_dereference(ix.table));
+	CHECK_EQ(ix.rebuilds, rebuilds + 1);
+	CHECK_EQ(dmr_index_live(&ix), 0);
+	CHECK_EQ(dmr_index_bytes(&ix), 0);
+	for (b = 0; b < 1000; b++) {
+		CHECK_EQ(find_rcu(&ix, b * 977), 0);
+		CHECK_EQ(dmr_index_lookup(&ix, b * 977), 0);
+	}
+	CHECK_EQ(dmr_index_insert(&ix, 5, 6, false), 0);
+	CHECK_EQ(dmr_index_lookup(&ix, 5), dmr_entry_make(&ix.geom, 5, 6, false));
+	check_bound(&ix);
+	dmr_index_destroy(&ix);
+}
+
 int main(void)
 {
 	const char *env = getenv("DMR_TEST_MAX");
@@ -441,6 +469,7 @@ int main(void)
 	test_summary();
 	test_list();
 	test_reserve();
+	test_reset();
 	test_memory_bound(max);
 	rcu_unregister_thread();
 	printf("PASS test-table (memory bound checked at every size 1..%" PRIu64
