@@ -355,7 +355,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot start the background worker";
 		goto bad_stats;
 	}
-	r = dmr_md_open(rc, !dmr_owner_add(rc), &why);
+	r = dmr_md_open(rc, dmr_owner_add(rc), &why);
 	if (r) {
 		ti->error = (char *)why;
 		goto bad_owner;
