@@ -79,6 +79,9 @@ static atomic_bool stop, violated;
 static _Atomic uint64_t io_ops, fault_epoch, reads_ok, writes_ok, io_errors;
 static _Atomic int faults_active;
 static _Atomic uint64_t n_msgs, n_status, n_suspends, n_reloads, n_faults;
+/* what the remap/unremap messages did (shows whether the spare cycles) */
+static _Atomic uint64_t n_remapped, n_unremapped, n_no_space, n_copy_failed,
+	n_msg_errors;
 static struct timespec t_start;
 /* Every suspend ... resume (and table switch) of any device, and every
  * create/remove, goes under this lock: libdevmapper's node bookkeeping is
@@ -786,11 +789,16 @@ static void *msg_thread(void *arg)
 		uint64_t b;
 		int err;
 
+		/*
+		 * Mostly in the hot region, and more unremaps than remaps (most
+		 * of either hit blocks already in the wanted state), so that
+		 * the spare fills up and frees up again.
+		 */
 		cnt = 1 + (chance(&r, 70) ? below(&r, 4) : below(&r, 32));
-		b = chance(&r, 80) ? below(&r, hot_blocks) : below(&r, nblocks);
+		b = chance(&r, 95) ? below(&r, hot_blocks) : below(&r, nblocks);
 		if (b + cnt > nblocks)
 			cnt = nblocks - b;
-		if (k < 35)
+		if (k < 25)
 			snprintf(msg, sizeof(msg), "remap %" PRIu64 " %" PRIu64, b * bss,
 				 (uint64_t)cnt * bss);
 		else if (k < 60)
@@ -820,8 +828,22 @@ static void *msg_thread(void *arg)
 		atomic_fetch_add(&n_msgs, 1);
 		if (err) {
 			oplog("msg %s -> %s", msg, strerror(err));
+			if (k < 60)
+				atomic_fetch_add(&n_msg_errors, 1);
 		} else {
 			char *nl = strchr(ans, '\n');
+			unsigned int x, y, z, w;
+
+			if (sscanf(ans, "remapped=%u already=%u no_space=%u copy_failed=%u",
+				   &x, &y, &z, &w) == 4) {
+				atomic_fetch_add(&n_remapped, x);
+				atomic_fetch_add(&n_no_space, z);
+				atomic_fetch_add(&n_copy_failed, w);
+			} else if (sscanf(ans, "unremapped=%u not_remapped=%u copy_failed=%u",
+					  &x, &y, &w) == 3) {
+				atomic_fetch_add(&n_unremapped, x);
+				atomic_fetch_add(&n_copy_failed, w);
+			}
 
 			if (nl)
 				*nl = 0;
@@ -971,7 +993,7 @@ static void *fault_thread(void *arg)
 	my_tid = t->tid;
 	rng_init(&r, seed, t->tid);
 	while (!atomic_load(&stop)) {
-		bool on_spare = chance(&r, 30);
+		bool on_spare = chance(&r, 15);
 		struct lower *l = on_spare ? &lspare : &lmain;
 		struct fault f;
 
@@ -1032,9 +1054,13 @@ static void *fault_thread(void *arg)
 		atomic_fetch_add(&fault_epoch, 1);
 		atomic_fetch_sub(&faults_active, 1);
 		pthread_mutex_unlock(&ctl_lock);
-		/* some time with no fault, so errors without one are seen */
+		/*
+		 * Some I/O with no fault, so that errors without one are seen
+		 * and unremaps (which flush main, and fail while any dm fault
+		 * is loaded there) get through.
+		 */
 		{
-			uint64_t want = atomic_load(&io_ops) + below(&r, 100);
+			uint64_t want = atomic_load(&io_ops) + 20 + below(&r, 400);
 
 			while (!atomic_load(&stop) && atomic_load(&io_ops) < want)
 				sleep_ms(5);
@@ -1428,6 +1454,11 @@ int main(int argc, char **argv)
 	       PRIu64 ", reloads %" PRIu64 "\n", now_ms() / 1000.0, atomic_load(&io_ops),
 	       atomic_load(&io_errors), atomic_load(&n_msgs), atomic_load(&n_status),
 	       atomic_load(&n_faults), atomic_load(&n_suspends), atomic_load(&n_reloads));
+	printf("dmr-torture: messages: %" PRIu64 " blocks remapped, %" PRIu64 " unremapped, %"
+	       PRIu64 " no_space, %" PRIu64 " copy_failed, %" PRIu64 " remap/unremap "
+	       "refused\n", atomic_load(&n_remapped), atomic_load(&n_unremapped),
+	       atomic_load(&n_no_space), atomic_load(&n_copy_failed),
+	       atomic_load(&n_msg_errors));
 
 	/* The fault thread healed its last fault; back to the base features. */
 	if (atomic_load(&faults_active))
