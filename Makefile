@@ -7,6 +7,8 @@
 #   make demo       boot the VM and show a remap device at work
 #   make bench      fio/perf benchmark suite in the VM (bench/README.md)
 #   make lint       sparse + checkpatch --strict over src/ and include/
+#   make torture DURATION=<s> [SEED=<n>] [THREADS=<n>] [TORTURE_ARGS=...]
+#                   the concurrency torture case for longer (one VM)
 
 # The Debian kernel the VM boots; the host's running kernel if it has headers.
 KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
@@ -19,7 +21,7 @@ KERNEL_LINT := $(filter-out include/dm-remap/user-shim.h,$(KERNEL_SOURCES))
 
 export KVER
 
-.PHONY: all module module-notrace userspace deps check demo bench lint clean
+.PHONY: all module module-notrace userspace deps check demo bench lint clean torture
 
 all: module userspace
 
@@ -49,6 +51,14 @@ demo:
 
 bench:
 	bash bench/run-bench $(BENCH_ARGS)
+
+# Guest time runs about as fast as wall time under TCG; the rest of the
+# timeout is boot, fill, final verify and a hang dump's margin.
+DURATION ?= 600
+THREADS ?= 4
+torture: all
+	tests/vm/run-vm --timeout $$(($(DURATION) * 5 / 4 + 300)) \
+		tests/vm/cases/torture.sh $(DURATION) "$(SEED)" $(THREADS) $(TORTURE_ARGS)
 
 lint:
 	bash tests/deps.sh --quiet
