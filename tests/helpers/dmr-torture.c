@@ -888,16 +888,13 @@ static int parse_status(const char *line, struct st *s)
 }
 
 /*
- * used == remaps + bad_slots + hidden_bad. bad_slots counts the bad slots
- * found since the table was loaded; those found before are only in used
- * (the constructor counts BAD records as used slots), so each new table
- * instance gets a baseline, read on the quiet device right after it went
- * live. The status fields are not read as one snapshot, so while I/O runs
- * a mismatch counts only when it stays the same (same numbers, same
- * generation, nothing migrating) over STUCK_MS of polling.
+ * used == remaps + bad_slots (bad slots are kept in the metadata, so this
+ * holds across table loads too). While an error round runs, used may be
+ * ahead by up to `migrating` slots; the check waits for a quiet moment: a
+ * mismatch counts when it stays the same (same numbers, same generation,
+ * nothing migrating) over STUCK_MS of polling, and always on a quiet device.
  */
 #define STUCK_MS	3000
-static _Atomic uint64_t hidden_bad;
 /* odd while a table instance changes: the status thread skips the check */
 static _Atomic uint64_t load_gen;
 
@@ -906,23 +903,20 @@ static void check_counters(const char *line, const struct st *s, bool strict)
 	static struct st last;
 	static uint64_t since;
 	static bool have;
-	uint64_t hb = atomic_load(&hidden_bad);
-
 	if (s->md_failed)
 		violation(UINT64_MAX, "metadata=failed though no fault touches the "
 			  "metadata region: %s", line);
 	if (s->used > s->total)
 		violation(UINT64_MAX, "spare used %" PRIu64 " > total %" PRIu64 ": %s",
 			  s->used, s->total, line);
-	if (s->used == s->remaps + s->bad + hb) {
+	if (s->used == s->remaps + s->bad) {
 		have = false;
 		return;
 	}
 	if (strict)
 		violation(UINT64_MAX, "counters disagree on a quiet device: spare used %"
-			  PRIu64 " != remaps %" PRIu64 " + bad_slots %" PRIu64 " + %" PRIu64
-			  " bad slots known at table load: %s", s->used, s->remaps,
-			  s->bad, hb, line);
+			  PRIu64 " != remaps %" PRIu64 " + bad_slots %" PRIu64 ": %s",
+			  s->used, s->remaps, s->bad, line);
 	if (s->migrating || !have || memcmp(&last, s, sizeof(*s))) {
 		last = *s;
 		since = now_ms();
@@ -931,9 +925,8 @@ static void check_counters(const char *line, const struct st *s, bool strict)
 	}
 	if (now_ms() - since >= STUCK_MS)
 		violation(UINT64_MAX, "counters disagree for %u ms: spare used %" PRIu64
-			  " != remaps %" PRIu64 " + bad_slots %" PRIu64 " + %" PRIu64
-			  " bad slots known at table load: %s", STUCK_MS, s->used,
-			  s->remaps, s->bad, hb, line);
+			  " != remaps %" PRIu64 " + bad_slots %" PRIu64 ": %s", STUCK_MS,
+			  s->used, s->remaps, s->bad, line);
 }
 
 static void *status_thread(void *arg)
@@ -1070,10 +1063,10 @@ static void *fault_thread(void *arg)
 }
 
 /*
- * A new table instance went live (ctl_lock held, load_gen odd): read its
- * baseline with the device suspended, so that no error round runs.
+ * A new table instance went live (ctl_lock held, load_gen odd): check what
+ * it loaded with the device suspended, so that no error round runs.
  */
-static void take_baseline(void)
+static void check_loaded(void)
 {
 	char line[1024];
 	struct st s;
@@ -1084,19 +1077,17 @@ static void take_baseline(void)
 		violation(UINT64_MAX, "suspend failed: %s", strerror(err));
 	if (dm_status(rname, false, line, sizeof(line)) || parse_status(line, &s))
 		violation(UINT64_MAX, "status after a reload failed: %s", line);
-	if (s.used < s.remaps + s.bad)
-		violation(UINT64_MAX, "after a reload: spare used %" PRIu64 " < remaps %"
+	if (s.used != s.remaps + s.bad)
+		violation(UINT64_MAX, "after a reload: spare used %" PRIu64 " != remaps %"
 			  PRIu64 " + bad_slots %" PRIu64 ": %s", s.used, s.remaps, s.bad,
 			  line);
-	atomic_store(&hidden_bad, s.used - s.remaps - s.bad);
-	oplog("baseline: %" PRIu64 " bad slots from before the load: %.120s",
-	      s.used - s.remaps - s.bad, line);
+	oplog("loaded: %.120s", line);
 	err = dm_simple(rname, DM_DEVICE_RESUME);
 	if (err)
 		violation(UINT64_MAX, "resume failed: %s", strerror(err));
 }
 
-/* reload + suspend + resume of the remap device, then its baseline */
+/* reload + suspend + resume of the remap device, then check what it loaded */
 static int remap_switch(const struct seg *seg)
 {
 	int err;
@@ -1104,7 +1095,7 @@ static int remap_switch(const struct seg *seg)
 	atomic_fetch_add(&load_gen, 1);
 	err = dm_switch(rname, seg, 1);
 	if (!err)
-		take_baseline();
+		check_loaded();
 	atomic_fetch_add(&load_gen, 1);
 	return err;
 }
@@ -1169,7 +1160,7 @@ static void *ctl_thread(void *arg)
 			if (err)
 				violation(UINT64_MAX, "resume with the new table failed: %s",
 					  strerror(err));
-			take_baseline();
+			check_loaded();
 			cur_features = f;
 			oplog("reloaded %s", rname);
 		}
@@ -1268,18 +1259,6 @@ static struct st quiet_counters(const char *what)
 	return s;
 }
 
-/* A freshly loaded device: settle, then its baseline is what it shows. */
-static struct st quiet_counters_base(const char *what)
-{
-	char line[1024];
-	struct st s;
-
-	if (dm_status(rname, false, line, sizeof(line)) || parse_status(line, &s) ||
-	    s.used < s.remaps + s.bad)
-		violation(UINT64_MAX, "%s: bad status: %s", what, line);
-	atomic_store(&hidden_bad, s.used - s.remaps - s.bad);
-	return quiet_counters(what);
-}
 
 static void create_devices(void)
 {
@@ -1490,11 +1469,10 @@ int main(int argc, char **argv)
 		dm_task_update_nodes();
 	}
 	open_remap();
-	atomic_store(&hidden_bad, 0);
-	again = quiet_counters_base("re-created device");
+	again = quiet_counters("re-created device");
 	/* memory (before) and metadata (loaded now) must describe the same state */
 	if (again.remaps != live.remaps || again.pending != live.pending ||
-	    again.used != live.used)
+	    again.used != live.used || again.bad != live.bad)
 		violation(UINT64_MAX, "the re-created device loaded spare used %" PRIu64
 			  " remaps %" PRIu64 " pending %" PRIu64 " from the metadata; the "
 			  "live device had %" PRIu64 " %" PRIu64 " %" PRIu64, again.used,
