@@ -673,21 +673,28 @@ static uint64_t pick_block(struct rng *r, unsigned int n)
 	return below(r, span - n + 1);
 }
 
+/* An I/O: 1..MAX_IO_BLOCKS whole blocks, or (@partial) one sector. */
+static void pick_io(struct rng *r, bool partial, uint64_t *b, unsigned int *nb,
+		    uint64_t *first, unsigned int *n)
+{
+	*nb = partial ? 1 : 1 + below(r, MAX_IO_BLOCKS);
+	*b = pick_block(r, *nb);
+	*first = *b * bss;
+	*n = *nb * bss;
+	if (partial) {
+		*first += below(r, bss);
+		*n = 1;
+	}
+}
+
 static void do_write(struct rng *r, unsigned char *buf)
 {
-	bool partial = chance(r, 20) && !no_partial;
-	unsigned int nb = partial ? 1 : 1 + below(r, MAX_IO_BLOCKS);
-	uint64_t b = pick_block(r, nb), first, seq, ep;
-	unsigned int n, i;
+	uint64_t b, first, seq, ep;
+	unsigned int nb, n, i;
 	int active;
 	ssize_t got;
 
-	first = b * bss;
-	n = nb * bss;
-	if (partial) {
-		first += below(r, bss);
-		n = 1;
-	}
+	pick_io(r, chance(r, 20) && !no_partial, &b, &nb, &first, &n);
 	lock_blocks(b, nb);
 	seq = atomic_fetch_add(&next_seq, 1);
 	for (i = 0; i < n; i++)
@@ -719,18 +726,12 @@ static void do_write(struct rng *r, unsigned char *buf)
 
 static void do_read(struct rng *r, unsigned char *buf)
 {
-	bool partial = chance(r, 20);
-	unsigned int nb = partial ? 1 : 1 + below(r, MAX_IO_BLOCKS), n;
-	uint64_t b = pick_block(r, nb), first, ep;
+	uint64_t b, first, ep;
+	unsigned int nb, n;
 	int active;
 	ssize_t got;
 
-	first = b * bss;
-	n = nb * bss;
-	if (partial) {
-		first += below(r, bss);
-		n = 1;
-	}
+	pick_io(r, chance(r, 20), &b, &nb, &first, &n);
 	lock_blocks(b, nb);
 	ep = atomic_load(&fault_epoch);
 	active = atomic_load(&faults_active);
