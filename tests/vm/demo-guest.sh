@@ -139,7 +139,7 @@ echo "$out"
 want "block 100 is remapped" has "$out" 'block=100 remapped slot='
 want "block 100 reads back what was written" same_block100
 want "nothing is pending any more" test "$(status_field demo pending)" = 0
-notice "block 100 is remapped (reason: pending), reads back the new 4 KiB, pending=0"
+notice "block 100 is remapped, reads back the new 4 KiB, pending=0"
 
 step "6. remove and re-create the device: the remaps come back from the spare area"
 "$RT" list demo 512 >"$W/list.before" 2>/dev/null
