@@ -10,8 +10,8 @@ rm -f build-demo.log
 echo "== booting the test VM (TCG; about a minute)"
 start=$SECONDS
 rc=0
-tests/vm/run-vm --name demo --timeout 900 tests/vm/demo-guest.sh 2>build/demo-run-vm.log || rc=$?
-sed -n '/DMR-START/,/DMR-RESULT/{/DMR-\(START\|RESULT\)/d;p}' build/vm-logs/demo/console.log |
+tests/vm/run-vm --name make-demo --timeout 900 tests/vm/demo-guest.sh 2>build/demo-run-vm.log || rc=$?
+sed -n '/DMR-START/,/DMR-RESULT/{/DMR-\(START\|RESULT\)/d;p}' build/vm-logs/make-demo/console.log |
 	tr -d '\r'
 if [ "$rc" != 0 ]; then
 	# The guest's last lines say what failed; run-vm adds a timeout or a
@@ -19,7 +19,7 @@ if [ "$rc" != 0 ]; then
 	if [ "$rc" = 124 ]; then cat build/demo-run-vm.log; else
 		sed '/: end of console.log:$/,$d' build/demo-run-vm.log
 	fi
-	echo "make demo: FAILED (exit $rc); logs in build/vm-logs/demo/"
+	echo "make demo: FAILED (exit $rc); logs in build/vm-logs/make-demo/"
 	exit "$rc"
 fi
 rm -f build/demo-run-vm.log

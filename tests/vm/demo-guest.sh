@@ -59,9 +59,7 @@ slot=${out##*slot=}
 notice "remapped=16; sector 8200 (block 1025) now lives in spare slot ${slot%% *}"
 
 step "3. fio writes and verifies (crc32c) 32 MiB; bad sectors appear under it"
-# Deterministic by construction: fio injects the bad sectors itself
-# (exec_prerun) after it has written and verified the first half and before
-# it writes the second half, where they are; no timing decides anything.
+# By construction, not timing: fio injects (exec_prerun) between its halves, into the unwritten one.
 BAD="33000-33015 40000-40031 50003-50003 60001-60007"	# blocks 4125-4126 5000-5003 6250 7500
 cat >"$W/inject.sh" <<EOF
 for r in $BAD; do echo "+\$r" >$NULLB_CFG/main0/badblocks || exit 1; done
