@@ -301,6 +301,20 @@ dmr_status() {
 	return 0
 }
 
+# wait_status NAME FIELD MIN [PID]: wait for I/O progress, until the
+# counter FIELD of NAME's status reaches MIN; fails if PID (the workload)
+# ends first or after 600 s. The poll interval only bounds the wait.
+wait_status() {
+	local end=$((SECONDS + 600))
+	while dmr_status "$1"; do
+		[ "${ST[$2]}" -lt "$3" ] || return 0
+		[ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || return 1
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # dm_events NAME: the device's dm event counter.
 dm_events() { dmsetup info -c --noheadings -o events "$1" | tr -d ' '; }
 
@@ -444,8 +458,10 @@ PY
 # --- debug lane (make check-debug, tests/vm/debug-case.sh) ---
 # DMR_DEBUG_KERNEL=1 on the KASAN/lockdep/kmemleak kernel, where the guest
 # runs some 6-8 times slower; DMR_SCALE is then a divisor for sizes, rates
-# and loop counts. scaled N: N / DMR_SCALE (at least MIN, default 1), logged
-# whenever it changes N, so a smaller run is never silent.
+# and loop counts that bound a case's run time, never for its scenario
+# (faults go in at points fixed by I/O progress or the case's sequence).
+# scaled N: N / DMR_SCALE (at least MIN, default 1), logged whenever it
+# changes N, so a smaller run is never silent.
 DMR_SCALE=${DMR_SCALE:-1}
 scaled() {
 	local n=$1 min=${2:-1} r

@@ -47,8 +47,20 @@ check "message 'auto_remap on': status auto_remap=on" test "$(status_field r0 au
 EV=$(dm_events r0)
 timeout 120 dmsetup wait r0 "$EV" >/dev/null 2>&1 &
 WAITER=$!
-sleep 1
-check "dmsetup wait blocks while nothing happens" kill -0 $WAITER
+# waiting: dmsetup wait sleeps in the kernel's dm_wait_event (its wchan), a
+# state rather than a time after its start.
+waiting() {
+	local p
+	for p in $(pgrep -P $WAITER); do
+		grep -qx dm_wait_event "/proc/$p/wchan" 2>/dev/null && return 0
+	done
+	return 1
+}
+for i in $(seq 600); do
+	waiting && break
+	sleep 0.1
+done
+check "dmsetup wait blocks (in dm_wait_event) while nothing happens" waiting
 check "on: full-block write to bad block 100 succeeds" blk_write "$DEV" 100 "$M"
 t=$(now_ms)
 if wait $WAITER; then ok "dmsetup wait woke up ($(($(now_ms) - t)) ms after the write)"; else

@@ -20,7 +20,7 @@ nullb_create spare0 8 512 cache_size=8
 check "main0 has a volatile write cache with FUA" \
 	test "$(cat /sys/block/main0/queue/write_cache) $(cat /sys/block/main0/queue/fua)" = "write back 1"
 ML=$(sectors /dev/main0)
-dmsetup create r0 --table "0 $ML remap /dev/main0 /dev/spare0 0 $(sectors /dev/spare0) 2 commit_interval 3000"
+dmsetup create r0 --table "0 $ML remap /dev/main0 /dev/spare0 0 $(sectors /dev/spare0) 2 commit_interval 10000"
 DEV=/dev/mapper/r0
 dm=$(dmsetup info -c --noheadings -o blkdevname r0 | tr -d ' ')
 check "r0 offers FUA" test "$(cat /sys/block/$dm/queue/fua)" = 1
@@ -55,7 +55,15 @@ before_completion() { awk '/ dmr_io_error: / { exit } / block_bio_queue: / { pri
 nullb_bad main0 + $((100 * BSS)) $((101 * BSS - 1))
 trace_start
 fua_write 100
-sleep 1
+# The sector is cleared once main has failed the write (I/O progress, not
+# time); the worker holds the failed write for commit_interval before the
+# retry, which only bounds how quickly that must happen.
+for i in $(seq 600); do
+	[ "$(status_field r0 errors)" = W1:R0 ] && break
+	sleep 0.1
+done
+check "1: main failed the write once (errors=$(status_field r0 errors))" \
+	test "$(status_field r0 errors)" = W1:R0
 nullb_bad main0 - $((100 * BSS)) $((101 * BSS - 1))
 check "1: the FUA write succeeds" wait $DD
 trace_stop /tmp/t1

@@ -148,9 +148,11 @@ good() {
 		--runtime=8 --eta=never --output-format=json --output="/tmp/$1.json"
 }
 check "good region alone, 8 s" good g0
-fio_w stream 8000 1000 1 4 --rate_iops=100 --time_based=1 --runtime=12 &
+A0=$(status_field r0 auto_remaps)
+fio_w stream 8000 1000 1 4 --rate_iops=50 &	# each bad block once: >= 20 s
 STREAM=$!
-sleep 2
+# The measurement starts once the stream's writes are being remapped.
+wait_status r0 auto_remaps $((A0 + 20)) $STREAM || fail "the error stream did not start"
 check "good region during the error stream, 8 s" good g1
 if wait $STREAM; then ok "error stream: every bad-block write succeeded"; else
 	fail "error stream: fio failed"

@@ -1,15 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Automatic remapping of null_blk bad blocks injected LIVE while fio writes
-# (crc32c verify) and reads through the target. Afterwards: fio saw no verify
-# error and no write error; every bad block fio wrote after the injection is
-# remapped, every one it wrote before is unreadable (EIO) and pending, and
-# fio's read-error count equals the pending count; bad blocks nobody wrote
-# read EIO and become pending; full-block writes remap pending blocks, a
-# partial write to an unreadable block fails; the whole device equals the
-# model except exactly the pending blocks. The same after remove + create,
-# and dm-remap-tool check is clean with the right record counts. Last, a
-# manual remap of a range with one unreadable block moves all the others and
-# makes exactly that one pending.
+# Automatic remapping of null_blk bad blocks injected LIVE, by fio between
+# the parts of its write (crc32c verify after), while another fio reads
+# through the target. Afterwards: fio saw no verify error and no write
+# error; every bad block fio wrote after its injection is remapped, every
+# one it wrote before is unreadable (EIO) and pending, and fio's read-error
+# count equals the pending count; bad blocks nobody wrote read EIO and
+# become pending; full-block writes remap pending blocks, a partial write to
+# an unreadable block fails; the whole device equals the model except
+# exactly the pending blocks. The same after remove + create, and
+# dm-remap-tool check is clean with the right record counts. Last, a manual
+# remap of a range with one unreadable block moves all the others and makes
+# exactly that one pending.
 # vm-timeout: 600
 . tests/vm/lib.sh
 load_module
@@ -30,88 +31,97 @@ T0=$(now_ms)
 F0=1024 FN=4096 G0=5120 GN=3072
 check "fill the device (model)" "$IOTEST" fill "$DEV" "$M" 7
 
-# Writers: 2 jobs x 8 MiB of F, every block written exactly once (random
-# map), then verified; EIO on a verify read is counted (total_err), any data
-# mismatch is fatal. Rate-capped (by DMR_SCALE more on the debug kernel) so
-# the injection lands in the write phase.
-cat >/tmp/live.fio <<EOF
+# The writer: F in four parts, one after the other (stonewall), each block
+# written once (random map, 4 KiB, QD16). fio itself injects the bad sectors
+# (exec_prerun) before parts 2 and 4, so which bad blocks were written before
+# their injection and which after is fixed by construction, not by timing.
+# Then fio verifies all of F (crc32c, verify_only): exactly the bad blocks
+# written before their injection read EIO (counted, continue_on_error), any
+# data mismatch is fatal. A reader of G runs throughout.
+# Wave 1: unaligned, one sector, a 1024-sector range, aligned, a cold range
+# nobody writes; wave 2: a range across the boundary of parts 3 and 4, one
+# block, one cold sector. (Pieces of at most 512 sectors: see nullb_bad.)
+cat >/tmp/wave1.sh <<EOF
+echo +12004-12403 >$NULLB_CFG/main0/badblocks	# blocks 1500..1550
+echo +20001-20001 >$NULLB_CFG/main0/badblocks	# block 2500
+echo +24576-25087 >$NULLB_CFG/main0/badblocks	# blocks 3072..3135
+echo +25088-25599 >$NULLB_CFG/main0/badblocks	# blocks 3136..3199
+echo +4000-4063 >$NULLB_CFG/main0/badblocks	# blocks 500..507 (cold)
+echo wave 1
+EOF
+cat >/tmp/wave2.sh <<EOF
+echo +30003-30100 >$NULLB_CFG/main0/badblocks	# blocks 3750..3762
+echo +36000-36007 >$NULLB_CFG/main0/badblocks	# block 4500
+echo +6345-6345 >$NULLB_CFG/main0/badblocks	# block 793 (cold)
+echo wave 2
+EOF
+# part FIRST_BLOCK END_BLOCK [fio option]: the job writing blocks
+# [FIRST, END) of F, after the previous one.
+part() {
+	printf '[p%d]\nstonewall\noffset=%d\nsize=%d\n' "$1" $(($1 * BS)) $((($2 - $1) * BS))
+	[ -z "${3:-}" ] || echo "$3"
+}
+{
+	cat <<EOF
 [global]
 filename=$DEV
 direct=1
 ioengine=libaio
 bs=4k
-[w]
 rw=randwrite
-offset=$((F0 * BS))
-size=8M
-offset_increment=8M
-numjobs=2
-iodepth=8
-rate_iops=$(scaled 60)
+iodepth=16
 verify=crc32c
 verify_fatal=1
 verify_state_save=0
-do_verify=1
+do_verify=0
 continue_on_error=read
 ignore_error=EIO
-[r]
-rw=randread
-offset=$((G0 * BS))
-size=$((GN * BS))
-iodepth=4
-time_based=1
-runtime=18
 EOF
-W0=$(status_field r0 writes)
-fio --output-format=json --output=/tmp/live.json /tmp/live.fio >/tmp/live.err 2>&1 &
-FIO=$!
-
-# wait_writes N: until the target has seen N more writes (or fio ended).
-wait_writes() {
-	while dmr_status r0 && [ $((ST[writes] - W0)) -lt "$1" ]; do
-		kill -0 $FIO 2>/dev/null || return 1
-		sleep 0.2
-	done
-}
-# Wave 1 at ~25% of the writes, wave 2 at ~55%: unaligned, one sector,
-# a 1024-sector range, aligned; two cold ranges nobody writes.
-if wait_writes 600; then
-	nullb_bad main0 + 12004 12403	# blocks 1500..1550
-	nullb_bad main0 + 20001 20001	# block 2500
-	nullb_bad main0 + 24576 25599	# blocks 3072..3199
-	nullb_bad main0 + 4000 4063	# blocks 500..507 (cold)
-	ok "wave 1 injected after $(($(status_field r0 writes) - W0)) writes"
+	part 1024 1525			# 1500..1524: written before wave 1
+	part 1525 3136 "exec_prerun=bash /tmp/wave1.sh"
+	part 3136 3756			# 3750..3755: written before wave 2
+	part 3756 5120 "exec_prerun=bash /tmp/wave2.sh"
+} >/tmp/live.fio
+fio --name=r --filename="$DEV" --direct=1 --ioengine=libaio --bs=4k --rw=randread \
+	--offset=$((G0 * BS)) --size=$((GN * BS)) --iodepth=4 --time_based=1 --runtime=600 \
+	--output-format=json --output=/tmp/reader.json >/tmp/reader.err 2>&1 &
+READER=$!
+wait_status r0 reads $(($(status_field r0 reads) + 100)) $READER ||
+	fail "the reader did not start"
+if (cd /tmp && fio --output-format=json --output=/tmp/live.json /tmp/live.fio) >/tmp/live.err 2>&1; then
+	ok "fio wrote F without an error"
 else
-	fail "wave 1: fio ended before 600 writes"
+	fail "fio write: $(grep -v '^$' /tmp/live.err | tail -n 5)"
 fi
-if wait_writes 1800; then
-	nullb_bad main0 + 30003 30100	# blocks 3750..3762
-	nullb_bad main0 + 36000 36007	# block 4500
-	nullb_bad main0 + 6345 6345	# block 793 (cold)
-	n=$(($(status_field r0 writes) - W0))
-	check "wave 2 injected while fio still writes ($n of $FN writes done)" test "$n" -lt "$FN"
+check "fio injected both waves between its parts" \
+	test "$(cat /tmp/p1525.prerun.txt /tmp/p3756.prerun.txt | tr '\n' ' ')" = "wave 1 wave 2 "
+check "the reader ran throughout" kill -0 $READER
+sed -e 's/^do_verify=0/verify_only=1/' -e '/^exec_prerun/d' /tmp/live.fio >/tmp/verify.fio
+if (cd /tmp && fio --output-format=json --output=/tmp/verify.json /tmp/verify.fio) >/tmp/verify.err 2>&1; then
+	ok "fio verify of F: no mismatch"
 else
-	fail "wave 2: fio ended before 1800 writes"
+	fail "fio verify: $(grep -v '^$' /tmp/verify.err | tail -n 5)"
 fi
-if wait $FIO; then ok "fio: no verify error, no write error"; else
-	fail "fio failed: $(grep -v '^$' /tmp/live.err | tail -n 5)"
-fi
+kill -INT $READER
+wait $READER || true
 log "live phase took $(($(now_ms) - T0)) ms"
-read -r EIO RIOPS WIOS VERR <<<"$(fio_json /tmp/live.json "' '.join(map(str, [
-	sum(x['total_err'] for x in jobs if x['jobname'] == 'w'),
-	int(sum(x['read']['iops'] for x in jobs if x['jobname'] == 'r')),
-	sum(x['write']['total_ios'] for x in jobs),
-	set(x['error'] for x in jobs) - {0, 5}]))")"
-log "fio: $WIOS writes, $EIO verify reads hit EIO, reader $RIOPS IOPS"
-check "fio: no job error other than the ignored EIO" test "$VERR" = "set()"
-check "fio: every block of F written once ($WIOS = $FN)" test "$WIOS" = "$FN"
-check "fio: reads flowed during the injection" test "$RIOPS" -gt 0
+read -r WIOS WERR <<<"$(fio_json /tmp/live.json "'%d %d' % (
+	sum(x['write']['total_ios'] for x in jobs), sum(x['error'] for x in jobs))")"
+read -r EIO VERR <<<"$(fio_json /tmp/verify.json "' '.join(map(str, [
+	sum(x['total_err'] for x in jobs), set(x['error'] for x in jobs) - {0, 5}]))")"
+read -r RIOS RERR <<<"$(fio_json /tmp/reader.json "'%d %d' % (jobs[0]['read']['total_ios'], jobs[0]['error'])")"
+log "fio: $WIOS writes, $EIO verify reads hit EIO, reader $RIOS reads"
+check "fio: every block of F written once ($WIOS = $FN), no error ($WERR)" test "$WIOS $WERR" = "$FN 0"
+check "fio verify: no job error other than the ignored EIO" test "$VERR" = "set()"
+check "fio verify: EIO on exactly the 31 bad blocks written before their wave ($EIO)" test "$EIO" = 31
+check "the reader read without an error ($RIOS reads, error $RERR)" test "$RIOS" -gt 100 -a "$RERR" = 0
 
 nullb_bad_blocks main0 $BSS >/tmp/bad
 awk -v a=$F0 -v b=$((F0 + FN)) '$1 >= a && $1 < b' /tmp/bad >/tmp/bad-f
 awk -v b=$F0 '$1 < b' /tmp/bad >/tmp/bad-c
 NBF=$(wc -l </tmp/bad-f) NBC=$(wc -l </tmp/bad-c)
 log "bad blocks: $NBF in F, $NBC cold"
+check "null_blk holds the 194 + 9 injected bad blocks" test "$NBF $NBC" = "194 9"
 dmr_remapped r0 >/tmp/remapped
 dmr_pending r0 >/tmp/pending
 NR=$(wc -l </tmp/remapped) NP=$(wc -l </tmp/pending)
@@ -123,7 +133,7 @@ check "status pending=$NP remaps=$NR" \
 check "remaps ($NR) + pending ($NP) = bad blocks in F ($NBF)" test $((NR + NP)) = "$NBF"
 sort -n /tmp/remapped /tmp/pending >/tmp/rp
 check "remapped + pending = bad blocks of F (set)" cmp -s /tmp/rp /tmp/bad-f
-check "some blocks were remapped live (writes after the injection)" test "$NR" -gt 0
+check "remapped: exactly the 163 bad blocks written after their wave ($NR)" test "$NR" = 163
 check "auto_remaps=$NR bad_slots=0 copy_errors=0 metadata=ok health=degraded" test \
 	"$(kv_field auto_remaps "$out") $(kv_field bad_slots "$out") $(kv_field copy_errors "$out") $(kv_field metadata "$out") $(kv_field health "$out")" \
 	= "$NR 0 0 ok degraded"

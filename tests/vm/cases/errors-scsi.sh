@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Automatic remapping over a scsi_debug disk whose reads fail with MEDIUM
-# ERROR (unrecovered read error sense) on a sector range switched on LIVE
-# while fio writes: fio's crc32c verify sees no mismatch, exactly the blocks
-# of the range fail with EIO (fio's read-error count = pending count = the
-# range's blocks); a concurrent reader of a second range makes those pending
-# too; a 64 KiB read across a range marks only the bad blocks pending; a
-# second fio pass (full-block writes) remaps every pending block and then
-# verifies clean. Remaps and pending blocks survive remove + create. With
-# the spare full, a full-block write of a pending block still reaches main.
+# ERROR (unrecovered read error sense) on a sector range switched on LIVE,
+# by fio between the parts of its write: fio's crc32c verify sees no
+# mismatch, exactly the blocks of the range fail with EIO (fio's read-error
+# count = pending count = the range's blocks); a concurrent reader of a
+# second range makes those pending too; a 64 KiB read across a range marks
+# only the bad blocks pending; a second fio pass (full-block writes) remaps
+# every pending block and then verifies clean. Remaps and pending blocks
+# survive remove + create. With the spare full, a full-block write of a
+# pending block still reaches main.
 # vm-timeout: 420
 . tests/vm/lib.sh
 load_module
@@ -26,45 +27,52 @@ M=/tmp/model
 T0=$(now_ms)
 check "fill the device (model)" "$IOTEST" fill "$DEV" "$M" 5
 
-# F = blocks [1024, 3072): fio writes, then verifies. Medium errors at
-# sectors 12004..12103 (blocks 1500..1512) switch on during the writes.
-# (On the debug kernel, where dmsetup calls take seconds, fio goes DMR_SCALE
-# times slower so that the switch still lands while it writes.)
+# F = blocks [1024, 3072): fio writes it in two halves, one after the
+# other (stonewall), then verifies it (verify_only). Medium errors at sectors
+# 12004..12103 (blocks 1500..1512, in the first half) are switched on by fio
+# itself (exec_prerun) between the halves: while fio runs, after those blocks
+# were written and before they are read, by construction.
 F0=1024 FN=2048
+SDP=/sys/module/scsi_debug/parameters
+printf '%s\n' "echo 12004 >$SDP/medium_error_start" "echo 100 >$SDP/medium_error_count" \
+	"echo 2 >$SDP/opts" "echo switched" >/tmp/medium-on.sh
 cat >/tmp/f.fio <<EOF
 [global]
 filename=$DEV
 direct=1
 ioengine=libaio
 bs=4k
-[w]
 rw=randwrite
-offset=$((F0 * BS))
-size=$((FN * BS / 2))
-offset_increment=$((FN * BS / 2))
-numjobs=2
-iodepth=8
-rate_iops=$(scaled 60)
+iodepth=16
 verify=crc32c
 verify_fatal=1
 verify_state_save=0
-do_verify=1
+do_verify=0
 continue_on_error=read
 ignore_error=EIO
+[w1]
+offset=$((F0 * BS))
+size=$((FN * BS / 2))
+[w2]
+stonewall
+exec_prerun=bash /tmp/medium-on.sh
+offset=$(((F0 + FN / 2) * BS))
+size=$((FN * BS / 2))
 EOF
-W0=$(status_field r0 writes)
-fio --output-format=json --output=/tmp/f.json /tmp/f.fio >/tmp/f.err 2>&1 &
-FIO=$!
-while dmr_status r0 && [ $((ST[writes] - W0)) -lt 700 ] && kill -0 $FIO 2>/dev/null; do
-	sleep 0.2
-done
-scsi_debug_medium 12004 100
-n=$(($(status_field r0 writes) - W0))
-check "medium errors switched on while fio writes ($n of $FN writes)" test "$n" -lt "$FN"
-if wait $FIO; then ok "fio: no verify error, no write error"; else
-	fail "fio failed: $(grep -v '^$' /tmp/f.err | tail -n 5)"
+if (cd /tmp && fio --output-format=json --output=/tmp/f.json /tmp/f.fio) >/tmp/f.err 2>&1; then
+	ok "fio wrote F without an error"
+else
+	fail "fio write failed: $(grep -v '^$' /tmp/f.err | tail -n 5)"
 fi
-EIO=$(fio_json /tmp/f.json "sum(x['total_err'] for x in jobs)")
+check "fio switched the medium errors on between its halves" \
+	test "$(cat /tmp/w2.prerun.txt 2>&1) $(fio_json /tmp/f.json "sum(x['write']['total_ios'] for x in jobs)")" = "switched $FN"
+sed -e 's/^do_verify=0/verify_only=1/' -e '/^exec_prerun/d' /tmp/f.fio >/tmp/fv.fio
+if fio --output-format=json --output=/tmp/fv.json /tmp/fv.fio >/tmp/fv.err 2>&1; then
+	ok "fio verify: no mismatch"
+else
+	fail "fio verify failed: $(grep -v '^$' /tmp/fv.err | tail -n 5)"
+fi
+EIO=$(fio_json /tmp/fv.json "sum(x['total_err'] for x in jobs)")
 seq 1500 1512 >/tmp/bad1
 dmr_pending r0 >/tmp/pending
 log "fio: $EIO verify reads failed; $(dmsetup status r0)"
@@ -115,8 +123,8 @@ dmr_list_all r0 >/tmp/list-after
 check "reload: list identical" cmp -s /tmp/list-before /tmp/list-after
 check "reload: pending=19 health=degraded" \
 	test "$(status_field r0 pending) $(status_field r0 health)" = "19 degraded"
-sed -i 's/^rate_iops=.*/rate_iops=1000/' /tmp/f.fio
-if fio --output-format=json --output=/tmp/f2.json /tmp/f.fio >/tmp/f2.err 2>&1; then
+sed -e 's/^do_verify=0/do_verify=1/' -e '/^exec_prerun/d' /tmp/f.fio >/tmp/f2.fio
+if fio --output-format=json --output=/tmp/f2.json /tmp/f2.fio >/tmp/f2.err 2>&1; then
 	ok "fio pass 2: no verify error, no write error"
 else
 	fail "fio pass 2 failed: $(grep -v '^$' /tmp/f2.err | tail -n 5)"

@@ -35,9 +35,9 @@ do_verify=1
 continue_on_error=read
 ignore_error=EIO
 EOF
+W0=$(status_field r0 writes)
 fio --output-format=json --output=/tmp/s.json /tmp/s.fio >/tmp/s.err 2>&1 &
 FIO=$!
-F_START=$(now_ms)
 
 # Suspend/resume cycles until fio ends; each step must finish in 60 s.
 cycles=0 hung=0 maxms=0 injected=0 times=
@@ -53,20 +53,20 @@ while kill -0 $FIO 2>/dev/null; do
 	times="$times $t"
 	[ "$t" -le "$maxms" ] || maxms=$t
 	cycles=$((cycles + 1))
-	# (by time: the write phase lasts >= 25 s at the rate cap)
-	if [ $injected = 0 ] && [ $(($(now_ms) - F_START)) -ge 12000 ]; then
+	# By I/O progress: after 1500 of fio's 4096 writes.
+	if [ $injected = 0 ] && dmr_status r0 && [ $((ST[writes] - W0)) -ge 1500 ]; then
 		nullb_bad main0 + $((4000 * BSS)) $((4032 * BSS - 1))	# blocks 4000..4031
-		injected=$(($(now_ms) - F_START))
+		injected=$(($(status_field r0 writes) - W0))
 	fi
 	sleep 0.3
 done
 if wait $FIO; then ok "fio: no verify error, no write error"; else
 	fail "fio failed: $(grep -v '^$' /tmp/s.err | tail -n 5)"
 fi
-log "$cycles suspend/resume cycles during fio, slowest $maxms ms (each, ms:$times); live injection ${injected} ms into fio"
+log "$cycles suspend/resume cycles during fio, slowest $maxms ms (each, ms:$times); live injection after ${injected} writes"
 check "no suspend/resume step failed or hung ($hung)" test "$hung" = 0
 check "at least 6 cycles ran during fio ($cycles)" test "$cycles" -ge 6
-check "the live injection happened ($injected ms into fio)" test "$injected" -gt 0
+check "the live injection happened while fio wrote ($injected of 4096 writes)" test "$injected" -gt 0 -a "$injected" -lt 4096
 check "r0 is live (not suspended) at the end" test "$(dmsetup info -c --noheadings -o suspended r0)" = Active
 EIO=$(fio_json /tmp/s.json "sum(x['total_err'] for x in jobs)")
 dmr_status r0

@@ -15,7 +15,8 @@ fio --name=load --filename=/dev/mapper/r0 --ioengine=libaio --direct=1 \
 	--verify=crc32c --verify_fatal=1 --verify_state_save=0 \
 	--output="$OUT/fio-load.log" &
 fpid=$!
-sleep 2
+W0=$(status_field r0 writes)
+wait_status r0 writes $((W0 + 100)) $fpid || fail "fio did not start writing"
 cycles=0
 while kill -0 $fpid 2>/dev/null && [ $cycles -lt 8 ]; do
 	dmsetup suspend r0
@@ -41,7 +42,8 @@ fio --name=bg --filename=/dev/mapper/r0 --ioengine=libaio --direct=1 \
 	--rw=randread --bs=4k --iodepth=16 --time_based --runtime=5 \
 	--output="$OUT/fio-bg.log" >/dev/null 2>&1 &
 bpid=$!
-sleep 1
+R0=$(status_field r0 reads)
+wait_status r0 reads $((R0 + 100)) $bpid || fail "fio did not start reading"
 dmsetup remove --retry r0 >/dev/null 2>&1 || true
 wait $bpid || true
 dmsetup remove r0 >/dev/null 2>&1 || true

@@ -39,7 +39,8 @@ fio_loop() {
 rm -f "$STOP" /tmp/fio-failed
 fio_loop &
 floop=$!
-sleep 3
+# The storm starts once fio's I/O flows (progress, not time).
+wait_status r0 writes 200 $floop || fail "fio did not start writing"
 t0=$(now_ms)
 if out=$("$RT" storm r0 "$SET" bs=8 blocks="$GEO_NR_BLOCKS" seed=11 remaps=10000 \
 	maxrun=99 single=0 unremap=15 hit=60 slots="$GEO_NR_SLOTS" 2>&1); then

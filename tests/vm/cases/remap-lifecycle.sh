@@ -108,7 +108,8 @@ floop=$!
 STORM_STOP=$STOP storm seed=4 msgs=100000 maxrun=40 unremap=30 hit=40 retry_busy=1 \
 	sleep=20000 >/tmp/storm.out 2>&1 &
 spid=$!
-sleep 2
+# The cycles start once fio's I/O flows (progress, not time).
+wait_status r0 writes $(($(status_field r0 writes) + 200)) $floop || fail "fio did not start writing"
 cycles=0
 while [ $cycles -lt 6 ]; do
 	dmsetup suspend r0
