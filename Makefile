@@ -97,6 +97,7 @@ check-debug:
 install: install-module install-userspace
 
 install-module: module
+	@test -n "$(KVER)" || { echo "no kernel with headers found: give KVER=<release>" >&2; exit 1; }
 	install -D -m 0644 dm-remap.ko \
 		$(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/dm-remap.ko
 	@if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); \
