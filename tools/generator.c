@@ -3,7 +3,7 @@
  * `dm-remap-tool generate DIR`, run as dm-remap-generator by systemd: one
  * dm-remap@NAME.service per remaptab line, in the manner of
  * systemd-integritysetup-generator. The remaptab is $SYSTEMD_REMAPTAB or
- * /etc/remaptab; the tool the units run is $DM_REMAP_TOOL or SBINDIR's.
+ * /etc/remaptab; the units run this same dm-remap-tool.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,10 +14,6 @@
 #include <unistd.h>
 
 #include "host.h"
-
-#ifndef SBINDIR
-#define SBINDIR "/usr/sbin"
-#endif
 
 /* systemd's unit name escaping of a path (systemd-escape --path) */
 static void escape_path(const char *p, char *out, size_t len)
@@ -167,7 +163,8 @@ static int write_unit(const char *dir, const char *tab, const char *tool,
 int host_generate(int argc, char **argv)
 {
 	const char *tab = getenv("SYSTEMD_REMAPTAB");
-	const char *tool = getenv("DM_REMAP_TOOL");
+	char tool[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", tool, sizeof(tool) - 1);
 	struct remaptab t;
 	size_t i;
 	int r, bad = 0;
@@ -178,8 +175,12 @@ int host_generate(int argc, char **argv)
 	}
 	if (!tab)
 		tab = REMAPTAB_DEFAULT;
-	if (!tool)
-		tool = SBINDIR "/dm-remap-tool";
+	if (len <= 0) {
+		fprintf(stderr, "dm-remap-generator: cannot find myself: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	tool[len] = '\0';
 	if (access(tab, F_OK) && errno == ENOENT)
 		return 0;
 	r = remaptab_parse(tab, &t);
