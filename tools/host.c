@@ -473,6 +473,8 @@ int host_main(int argc, char **argv)
 	int c, n, r = EX_OK;
 	size_t i;
 
+	if (!strcmp(cmd, "monitor"))
+		return host_monitor(argc, argv);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+at:h", lopts, NULL)) != -1) {
 		switch (c) {
@@ -493,8 +495,6 @@ int host_main(int argc, char **argv)
 	n = argc - optind;
 	argv += optind;
 
-	if (!strcmp(cmd, "monitor"))
-		return host_monitor(argc, argv);
 	if (!strcmp(cmd, "generate"))
 		return host_generate(n, argv);
 	if (!strcmp(cmd, "udev-match")) {

@@ -348,10 +348,19 @@ static void *watch(void *arg)
 		pthread_mutex_unlock(&lock);
 		if (r)
 			break;
-		/* returns at once if an event came after the status above */
-		if (remap_wait_event(m->name, ev))
-			if (remap_exists(m->name, NULL, 0) != 1)
+		/*
+		 * Returns at once if an event came after the status above.
+		 * libdevmapper is not thread-safe: every other call is made
+		 * under the lock, this one (which blocks) alone outside it, as
+		 * dmeventd does.
+		 */
+		if (remap_wait_event(m->name, ev)) {
+			pthread_mutex_lock(&lock);
+			r = remap_exists(m->name, NULL, 0);
+			pthread_mutex_unlock(&lock);
+			if (r != 1)
 				break;
+		}
 	}
 	pthread_mutex_lock(&lock);
 	m->live = false;
@@ -408,8 +417,8 @@ static void scan(void)
 		}
 	}
 	nr_devs = k;
-	pthread_mutex_unlock(&lock);
 	for_each_remap(scan_one);
+	pthread_mutex_unlock(&lock);
 }
 
 int host_monitor(int argc, char **argv)
