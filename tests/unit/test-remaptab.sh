@@ -135,6 +135,10 @@ expect 2 "status with two names" "status takes at most one NAME" "$TOOL" status 
 expect 2 "status --all" "status takes at most one NAME" "$TOOL" status --all
 expect 2 "format MAIN SPARE: bad option" "unknown option 'x'" "$TOOL" format /dev/a /dev/b x=1
 expect 2 "format MAIN SPARE: tail with a spare" "must be '-'" "$TOOL" format /dev/a /dev/b spare=tail:1M
+expect 2 "monitor: unknown option" "bad option for 'monitor'" "$TOOL" monitor --frob
+expect 2 "monitor: an argument" "monitor takes no arguments" "$TOOL" monitor r0
+expect 2 "monitor: --textfile-dir without a directory" "requires an argument" "$TOOL" monitor --textfile-dir
+expect 2 "generate without a directory" "needs the output directory" "$TOOL" generate
 expect 0 "open --help" "spare=tail:SIZE" "$TOOL" open --help
 for s in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLES; do
 	grep -q "^$s" out || ko "open --help lacks $s"
