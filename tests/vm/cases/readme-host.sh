@@ -6,7 +6,7 @@
 # `make` is run with the build targets marked done: the host built them
 # against this kernel's headers already (rebuilding them under TCG only
 # costs time).
-# vm-timeout: 900
+# vm-timeout: 600
 . "$(dirname "$0")/../lib.sh"
 
 # A host has static /dev/loop-control (kmod static-nodes) that loads loop on
@@ -61,8 +61,8 @@ check "ping answered pong" grep -qx pong "$OUT/readme.log"
 check "r0 removed at the end" sh -c "! dmsetup info r0 >/dev/null 2>&1"
 
 # What `make install` added for boot-time activation, and the
-# initramfs-tools hook: module, tool (with its libraries), remaptab, udev
-# rule and local-top script in the image mkinitramfs builds.
+# initramfs-tools hook: module, tool (with its libraries), remaptab and udev
+# rule in the image.
 for f in /usr/local/sbin/dm-remap-tool /usr/lib/systemd/system-generators/dm-remap-generator \
 	/usr/lib/systemd/system/dm-remap@.service /usr/lib/systemd/system/remap.target \
 	/usr/lib/systemd/system/dm-remap-monitor.service /usr/lib/udev/rules.d/61-dm-remap.rules \
@@ -70,23 +70,27 @@ for f in /usr/local/sbin/dm-remap-tool /usr/lib/systemd/system-generators/dm-rem
 	check "installed $f" test -f "$f"
 done
 echo "data /dev/disk/by-id/virtio-x - spare=tail:8M" >/etc/remaptab
-mkdir -p /tmp/itconf/conf.d
-printf 'MODULES=list\nBUSYBOX=y\nCOMPRESS=gzip\n' >/tmp/itconf/initramfs.conf
-: >/tmp/itconf/modules
-if mkinitramfs -d /tmp/itconf -o /tmp/initrd.img "$(uname -r)" >"$OUT/mkinitramfs.log" 2>&1; then
-	ok "mkinitramfs"
+# The hook as mkinitramfs runs it (its environment, hook-functions, the
+# image tree in DESTDIR), without the other hooks: a whole mkinitramfs
+# takes minutes under TCG.
+img=/tmp/initramfs-tree
+mkdir -p "$img"
+if env DESTDIR="$img" version="$(uname -r)" MODULESDIR="/lib/modules/$(uname -r)" \
+	CONFDIR=/etc/initramfs-tools verbose=n TMPDIR=/tmp \
+	/usr/share/initramfs-tools/hooks/dm-remap >"$OUT/hook.log" 2>&1; then
+	ok "initramfs hook runs"
 else
-	fail "mkinitramfs: $(tail -n 5 "$OUT/mkinitramfs.log")"
+	fail "initramfs hook: $(tail -n 5 "$OUT/hook.log")"
 fi
-lsinitramfs /tmp/initrd.img >/tmp/initrd.list 2>/dev/null
-for f in 'updates/dm-remap.ko$' 'kernel/drivers/md/dm-bufio.ko$' 'usr/local/sbin/dm-remap-tool$' \
-	'libdevmapper.so' 'libblkid.so' '^etc/remaptab$' 'rules.d/61-dm-remap.rules$' \
-	'scripts/local-top/dm-remap$'; do
+(cd "$img" && find . | sed 's|^\./||') >/tmp/initrd.list
+for f in 'updates/dm-remap.ko$' 'kernel/drivers/md/dm-bufio.ko$' 'lib/crc32c.ko$\|libcrc32c.ko$' \
+	'usr/local/sbin/dm-remap-tool$' 'libdevmapper.so' 'libblkid.so' '^etc/remaptab$' \
+	'rules.d/61-dm-remap.rules$'; do
 	check "initramfs has $f" grep -q "$f" /tmp/initrd.list
 done
-mkdir -p /tmp/ir && (cd /tmp/ir && unmkinitramfs /tmp/initrd.img . >/dev/null 2>&1)
-check "initramfs remaptab is /etc/remaptab" cmp -s /etc/remaptab "$(find /tmp/ir -path '*etc/remaptab' | head -n1)"
-check "local-top script opens --all" grep -q 'dm-remap-tool open --all' "$(find /tmp/ir -path '*local-top/dm-remap' | head -n1)"
+check "initramfs remaptab is /etc/remaptab" cmp -s /etc/remaptab "$img/etc/remaptab"
+check "local-top script: sh -n" sh -n /usr/share/initramfs-tools/scripts/local-top/dm-remap
+check "local-top script opens --all" grep -q 'dm-remap-tool open --all' /usr/share/initramfs-tools/scripts/local-top/dm-remap
 
 # The insmod alternative: from nothing loaded but the remap's users.
 rmmod dm_remap
