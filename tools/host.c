@@ -453,11 +453,6 @@ static int load_tab(const char *path, struct remaptab *t)
 	return 0;
 }
 
-static int status_one(const char *name)
-{
-	return show_status(name);
-}
-
 int host_main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -519,7 +514,7 @@ int host_main(int argc, char **argv)
 			}
 			return show_status(argv[0]);
 		}
-		n = for_each_remap(status_one);
+		n = for_each_remap(show_status);
 		if (!n)
 			printf("no remap device is open\n");
 		return n < 0 ? EX_FAIL : EX_OK;

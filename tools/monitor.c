@@ -397,11 +397,6 @@ static int start_watch(const char *name)
 	return 0;
 }
 
-static int scan_one(const char *name)
-{
-	return start_watch(name);
-}
-
 static void scan(void)
 {
 	size_t i, k;
@@ -417,7 +412,7 @@ static void scan(void)
 		}
 	}
 	nr_devs = k;
-	for_each_remap(scan_one);
+	for_each_remap(start_watch);
 	pthread_mutex_unlock(&lock);
 }
 
