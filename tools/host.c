@@ -4,6 +4,7 @@
  * (libdevmapper), from the command line or /etc/remaptab, and format of
  * the spare area a remaptab line describes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <strings.h>
 #include <fcntl.h>
@@ -174,6 +175,24 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 
 /* ---- open / format / close ---------------------------------------------- */
 
+/*
+ * Let udev look at @b again (a "change" event): 61-dm-remap.rules then
+ * hides it as the main disk of an open remap device.
+ */
+static void udev_retrigger(const struct bdev *b)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent",
+		 major(b->rdev), minor(b->rdev));
+	f = fopen(path, "w");
+	if (f) {
+		fputs("change", f);
+		fclose(f);
+	}
+}
+
 static int open_entry(const struct remap_entry *e, bool quiet_if_open)
 {
 	struct plan p;
@@ -239,6 +258,7 @@ static int open_entry(const struct remap_entry *e, bool quiet_if_open)
 		    e->name, p.g.main_sectors, p.params);
 		return EX_FAIL;
 	}
+	udev_retrigger(&p.main);
 	printf("%s: opened /dev/mapper/%s (%s, main %s, spare %s sectors %" PRIu64 "+%" PRIu64 ")\n",
 	       e->name, e->name, uuid, p.main.path, p.spare.path,
 	       p.g.spare_start, p.g.spare_len);
@@ -389,14 +409,61 @@ static bool spec_is_this(const char *spec, const char *devnode, char **links,
  * prints DM_REMAP_MAIN=<name> when the device is the main device of a
  * remaptab line. Silent on a remaptab with errors (open reports those).
  */
+/* the name of an active remap device that holds @devnode, if any */
+static bool remap_holder(const char *devnode, char *name, size_t len)
+{
+	char dir[96], path[400], buf[160];
+	struct dirent *de;
+	struct stat st;
+	bool found = false;
+	DIR *d;
+
+	if (stat(devnode, &st) || !S_ISBLK(st.st_mode))
+		return false;
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders",
+		 major(st.st_rdev), minor(st.st_rdev));
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d)) != NULL) {
+		FILE *f;
+
+		if (strncmp(de->d_name, "dm-", 3))
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/dm/uuid", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		found = fgets(buf, sizeof(buf), f) && !strncmp(buf, UUID_PREFIX, strlen(UUID_PREFIX));
+		fclose(f);
+		if (!found)
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/dm/name", de->d_name);
+		f = fopen(path, "r");
+		if (!f || !fgets(name, (int)len, f))
+			snprintf(name, len, "%.*s", (int)len - 1, de->d_name);
+		if (f)
+			fclose(f);
+		name[strcspn(name, "\n")] = '\0';
+	}
+	closedir(d);
+	return found;
+}
+
 static int udev_match(int n, char **a, const char *tab)
 {
+	char holder[REMAP_NAME_MAX + 2];
 	struct remaptab t;
 	size_t i;
 	int r;
 
 	if (n < 1)
 		return usage("udev-match needs DEVNODE");
+	/* a disk under an open remap device, remaptab or not */
+	if (remap_holder(a[0], holder, sizeof(holder))) {
+		printf("DM_REMAP_MAIN=%s\n", holder);
+		return EX_OK;
+	}
 	r = remaptab_parse(tab, &t);
 	if (r) {
 		remaptab_free(&t);
@@ -411,6 +478,7 @@ static int udev_match(int n, char **a, const char *tab)
 	remaptab_free(&t);
 	return EX_OK;
 }
+
 
 int host_format(int argc, char **argv, bool force)
 {

@@ -37,6 +37,9 @@ check "DM uuid is REMAP-<metadata uuid> ($u)" test "$(dmsetup info -c --noheadin
 check "table: whole main device, whole spare" \
 	sh -c "dmsetup table r0 | grep -q '^0 131072 remap [0-9:]* [0-9:]* 0 32768\$'"
 run 0 "status r0" "r0: health ok, 0 remapped, 0 pending" "$T" status r0
+run 0 "udev-match: a disk under an open remap device, without remaptab" "DM_REMAP_MAIN=r0" \
+	"$T" udev-match -t /nonexistent /dev/main0
+run 0 "udev-match: a disk no remap device uses" "" "$T" udev-match -t /nonexistent /dev/disk2
 dd if=/dev/urandom of=/tmp/data bs=1M count=2 status=none
 dd if=/tmp/data of=/dev/mapper/r0 bs=1M oflag=direct status=none
 dmsetup message r0 0 remap 2048 16 >/dev/null
