@@ -175,23 +175,6 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 
 /* ---- open / format / close ---------------------------------------------- */
 
-/*
- * Let udev look at @b again (a "change" event): 61-dm-remap.rules then
- * hides it as the main disk of an open remap device.
- */
-static void udev_retrigger(const struct bdev *b)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent",
-		 major(b->rdev), minor(b->rdev));
-	f = fopen(path, "w");
-	if (f) {
-		fputs("change", f);
-		fclose(f);
-	}
-}
 
 static int open_entry(const struct remap_entry *e, bool quiet_if_open)
 {
@@ -258,7 +241,6 @@ static int open_entry(const struct remap_entry *e, bool quiet_if_open)
 		    e->name, p.g.main_sectors, p.params);
 		return EX_FAIL;
 	}
-	udev_retrigger(&p.main);
 	printf("%s: opened /dev/mapper/%s (%s, main %s, spare %s sectors %" PRIu64 "+%" PRIu64 ")\n",
 	       e->name, e->name, uuid, p.main.path, p.spare.path,
 	       p.g.spare_start, p.g.spare_len);
