@@ -86,8 +86,11 @@ clean:
 #                       kernel, run the VM tests on it
 #   make install        module into /lib/modules/$(KVER)/$(INSTALL_MOD_DIR)
 #                       + depmod, tools into $(PREFIX)/sbin, man pages into
-#                       $(PREFIX)/share/man/man8 (DESTDIR honoured)
-#   make dkms-install   register, build and install the module with DKMS
+#                       $(PREFIX)/share/man, the systemd generator and units,
+#                       the udev rule and the initramfs-tools hook into
+#                       /usr/lib and /usr/share (DESTDIR honoured)
+#   make dkms-install   register, build and install the module with DKMS,
+#                       and install the rest as make install does
 #   make dkms-uninstall remove it from DKMS again
 
 DMR_VERSION := $(shell sed -n 's/^[[:space:]]*\.version = {\([0-9]*\), *\([0-9]*\), *\([0-9]*\)},/\1.\2.\3/p' src/dm-remap-target.c)
@@ -107,6 +110,7 @@ check-debug:
 install: install-module install-userspace
 
 install-module: module
+	@test -n "$(KVER)" || { echo "no kernel with headers found: give KVER=<release>" >&2; exit 1; }
 	install -D -m 0644 dm-remap.ko \
 		$(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/dm-remap.ko
 	@if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); \
@@ -116,7 +120,7 @@ install-userspace: userspace
 	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
 # The DKMS source tree is what Kbuild needs: Kbuild, src/, include/.
-dkms-install:
+dkms-install: install-userspace
 	@command -v dkms >/dev/null || DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q --no-install-recommends dkms
 	-dkms remove -m dm-remap -v $(DMR_VERSION) --all >/dev/null 2>&1

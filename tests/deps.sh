@@ -6,8 +6,8 @@ set -euo pipefail
 pkgs=(
 	build-essential linux-image-amd64 linux-headers-amd64 linux-source-6.1
 	qemu-system-x86 qemu-utils busybox-static cpio kmod dmsetup
-	libdevmapper-dev fio liburcu-dev bpftrace linux-perf sparse clang
-	llvm libclang-rt-14-dev gnuplot-nox python3 xz-utils
+	libdevmapper-dev libblkid-dev fio liburcu-dev bpftrace linux-perf sparse clang
+	llvm libclang-rt-14-dev gnuplot-nox python3 xz-utils prometheus-node-exporter curl
 )
 quiet=0
 [ "${1:-}" = --quiet ] && quiet=1

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host.h"
 #include "md-state.h"
 
 /* <linux/fs.h> would clash with the __le64 of user-shim.h */
@@ -38,6 +39,8 @@ struct opts {
 	const char *output;
 	const char *uuid;
 	bool json, force, quiet;
+	char **pos;		/* format MAIN SPARE [OPTIONS] */
+	int npos;
 	bool have_bs, have_main, have_start, have_len;
 	u32 block_size;
 	u64 main_sectors, spare_start, spare_len;
@@ -125,12 +128,16 @@ static const struct cmd_help helps[] = {
 	  "  dd if=fixed.img of=/dev/sdb1 bs=512 skip=S seek=S count=MD conv=notrunc\n"
 	  "    (S = spare start, MD = md_sectors from 'dump fixed.img')\n" },
 	{ "format",
-	  TOOL " format -m N [-l N] [-s N] [-b B] [-u UUID] [-f] DEVICE",
+	  TOOL " format -m N [-l N] [-s N] [-b B] [-u UUID] [-f] DEVICE\n"
+	  "  " TOOL " format [-f] MAIN SPARE [OPTIONS]",
 	  "Write an empty metadata state (no mappings) for the given geometry:\n"
 	  "zero the metadata region, then both superblocks. --spare-len defaults\n"
 	  "to the rest of DEVICE after --spare-start. An image file is extended\n"
 	  "(sparse) to hold the whole spare area. Refuses to overwrite blocks\n"
-	  "that are neither zeroes nor dm-remap metadata unless --force.\n",
+	  "that are neither zeroes nor dm-remap metadata unless --force.\n"
+	  "The second form takes the devices and options of a remaptab line\n"
+	  "(remaptab(5), e.g. spare=tail:1G) and computes the geometry that\n"
+	  "'open' uses.\n",
 	  "  -u, --uuid UUID          uuid of the new metadata (default random)\n"
 	  "  -f, --force              overwrite foreign data\n",
 	  "  " TOOL " format -m 2097152 -l 204800 /dev/sdb1\n"
@@ -282,6 +289,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		default:
 			return usage_err("bad option for '%s'", o->cmd);
 		}
+	}
+	if (!strcmp(o->cmd, "format") && argc - optind >= 2 &&
+	    argc - optind <= 3) {
+		o->pos = argv + optind;
+		o->npos = argc - optind;
+		return 0;
 	}
 	if (optind != argc - 1)
 		return usage_err("'%s' takes exactly one DEVICE", o->cmd);
@@ -1024,6 +1037,78 @@ static int cmd_format(struct opts *o)
 	return ret;
 }
 
+int tool_format(const char *path, const struct dmr_geometry *g, bool force)
+{
+	struct opts o = {
+		.cmd = "format", .dev = path, .force = force,
+		.block_size = g->block_size, .have_bs = true,
+		.main_sectors = g->main_sectors, .have_main = true,
+		.spare_start = g->spare_start, .have_start = true,
+		.spare_len = g->spare_len, .have_len = true,
+	};
+
+	return cmd_format(&o);
+}
+
+static int probe_read(void *ctx, u64 mdi, void *buf)
+{
+	return dev_read(ctx, mdi, buf);
+}
+
+/*
+ * A spare area is blank only when its whole metadata region is zeroes: one
+ * with damaged superblocks but other metadata left is not (its remaps may
+ * still be repairable).
+ */
+int tool_probe_spare(const char *path, const struct dmr_geometry *g,
+		     struct dmr_sb *sb)
+{
+	static const struct dmr_scan_ops ops = { .read = probe_read };
+	struct scan_bufs bufs = { { NULL, NULL } };
+	struct dmr_scan s;
+	struct dev d;
+	u64 i;
+	int r;
+
+	r = dev_open(&d, path, false, false);
+	if (r)
+		return r;
+	r = dev_set_base(&d, g->spare_start, g->md_sectors);
+	if (!r && bufs_alloc(&bufs))
+		r = -ENOMEM;
+	if (r)
+		goto out;
+	memset(&s, 0, sizeof(s));
+	s.ops = &ops;
+	s.ctx = &d;
+	s.buf[0] = bufs.b[0];
+	s.buf[1] = bufs.b[1];
+	dmr_scan_sb(&s, NULL);
+	if (s.sb_copy >= 0) {
+		*sb = s.sb;
+		r = SPARE_VALID;
+		goto out;
+	}
+	r = SPARE_BLANK;
+	for (i = 0; i < g->nr_md_blocks; i++) {
+		int e = dev_read_or_zero(&d, i, bufs.b[0]);
+
+		if (e) {
+			errmsg("read %s failed: %s", path, strerror(-e));
+			r = e;
+			break;
+		}
+		if (!dmr_is_zero_block(bufs.b[0])) {
+			r = SPARE_NOT_BLANK;
+			break;
+		}
+	}
+out:
+	bufs_free(&bufs);
+	dev_close(&d);
+	return r;
+}
+
 static char *read_all(const char *path, size_t *len)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -1288,6 +1373,8 @@ int main(int argc, char **argv)
 		       DMR_FORMAT_VERSION);
 		return EXIT_CLEAN;
 	}
+	if (host_command(argv[1]))
+		return host_main(argc - 1, argv + 1);
 	o.cmd = argv[1];
 	if (!find_help(o.cmd))
 		return usage_err("unknown command '%s'", o.cmd);
@@ -1302,5 +1389,7 @@ int main(int argc, char **argv)
 		return cmd_restore(&o);
 	if (!strcmp(o.cmd, "repair"))
 		return cmd_repair(&o);
+	if (o.npos)
+		return host_format(o.npos, o.pos, o.force);
 	return cmd_format(&o);
 }

@@ -19,8 +19,16 @@ else
 	fail "make install DESTDIR=... failed: $(tail -n5 "$OUT/make-install.log")"
 fi
 want="lib/modules/$kver/updates/dm-remap.ko
+usr/lib/systemd/system-generators/dm-remap-generator
+usr/lib/systemd/system/dm-remap-monitor.service
+usr/lib/systemd/system/dm-remap@.service
+usr/lib/systemd/system/remap.target
+usr/lib/udev/rules.d/61-dm-remap.rules
 usr/local/sbin/dm-remap-tool
-usr/local/share/man/man8/dm-remap-tool.8"
+usr/local/share/man/man5/remaptab.5
+usr/local/share/man/man8/dm-remap-tool.8
+usr/share/initramfs-tools/hooks/dm-remap
+usr/share/initramfs-tools/scripts/local-top/dm-remap"
 got=$(cd "$dest" && find . -type f | sed 's|^\./||' | sort)
 for f in $want; do
 	check "installed $f" test -f "$dest/$f"

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Host commands of dm-remap-tool (open, close, status, monitor, format of a
+ * remaptab entry) and the remaptab parser; the metadata helpers they use
+ * from dm-remap-tool.c.
+ */
+#ifndef DM_REMAP_TOOL_HOST_H
+#define DM_REMAP_TOOL_HOST_H
+
+#include <stdbool.h>
+
+#include "dm-remap/format.h"
+
+#define REMAPTAB_DEFAULT "/etc/remaptab"
+#define REMAP_NAME_MAX 127	/* DM_NAME_LEN - 1 */
+#define REMAP_SPEC_MAX 1024
+
+/* One remaptab line, or the arguments of `open NAME MAIN SPARE [OPTIONS]`. */
+struct remap_entry {
+	unsigned int line;		/* 0: from the command line */
+	char name[REMAP_NAME_MAX + 1];
+	char main[REMAP_SPEC_MAX];
+	char spare[REMAP_SPEC_MAX];	/* "-" with spare=tail: */
+	char options[REMAP_SPEC_MAX];	/* as written, for messages */
+	bool tail;			/* spare=tail:SIZE */
+	u64 tail_sectors;
+	bool have_range;		/* spare=START:LEN */
+	u64 spare_start, spare_len;	/* sectors */
+	u32 block_size;			/* 0: default */
+	int auto_remap;			/* -1 default, 0 off, 1 on */
+	long read_retries;		/* -1 default */
+	long commit_interval;		/* -1 default */
+	bool noauto, nofail;
+};
+
+struct remaptab {
+	struct remap_entry *e;
+	size_t n;
+};
+
+void remap_entry_init(struct remap_entry *e, unsigned int line);
+/*
+ * Parse the comma-separated option list @s into @e. Returns 0, or -1 with
+ * the reason in @err.
+ */
+int remap_parse_options(const char *s, struct remap_entry *e, char *err,
+			size_t errlen);
+/* Check NAME, MAIN, SPARE and the options together; same convention. */
+int remap_check_entry(const struct remap_entry *e, char *err, size_t errlen);
+/*
+ * Parse @path. Every error is printed as "PATH:LINE: reason" to stderr;
+ * returns the number of errors (the table is usable only when 0), or -1
+ * when the file cannot be read.
+ */
+int remaptab_parse(const char *path, struct remaptab *t);
+void remaptab_free(struct remaptab *t);
+
+/* From dm-remap-tool.c. */
+enum spare_probe { SPARE_VALID, SPARE_BLANK, SPARE_NOT_BLANK };
+/* Read the superblocks of the spare area of @g on @path: <0 on I/O error. */
+int tool_probe_spare(const char *path, const struct dmr_geometry *g,
+		     struct dmr_sb *sb);
+/* `format` of @g on @path; returns the exit status. */
+int tool_format(const char *path, const struct dmr_geometry *g, bool force);
+void md_uuid_format(const u8 *uuid, char out[37]);
+
+/* Entry points of the host commands; return the exit status. */
+int host_main(int argc, char **argv);
+bool host_command(const char *cmd);
+int host_format(int argc, char **argv, bool force);
+int host_generate(int argc, char **argv);
+
+#endif /* DM_REMAP_TOOL_HOST_H */
