@@ -1,14 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Helpers for the trace-*.sh VM cases: run trace/*.bt scripts in the
-# background and read their maps. Sourced after tests/vm/lib.sh.
-
-# The scripts read struct bio through the kernel's BTF. Debian's kernel and
-# the debug lane's have it; on a kernel without it, say so and skip (exit
-# 77), rather than fail on "Unknown struct/union".
-if [ ! -e /sys/kernel/btf/vmlinux ]; then
-	echo "SKIP: kernel $(uname -r) has no BTF (/sys/kernel/btf/vmlinux); the trace/*.bt scripts need it"
-	exit 77
-fi
+# background and read their maps. Sourced after tests/vm/lib.sh. The scripts
+# read struct bio through the kernel's BTF: a case using them says
+# `requires_btf` (and `requires_cmd bpftrace`) rather than fail on "Unknown
+# struct/union".
 
 # bt_start NAME SCRIPT [ARGS...]: run a bpftrace script in the background,
 # output in $OUT/NAME.out (kept in build/vm-logs/<test>/).

@@ -5,18 +5,6 @@
 # (an empty flush), and a dm-delay device parks bios until the test has done
 # its part. Sleeps only bound the waiting loops.
 
-# requires_modules MODULE...: load them, or skip the case (exit 77) saying
-# which one the kernel lacks.
-requires_modules() {
-	local m
-	for m in "$@"; do
-		modprobe "$m" 2>/dev/null || {
-			echo "SKIP: kernel $(uname -r) has no $m module"
-			exit 77
-		}
-	done
-}
-
 # wait_until SECONDS CMD...: poll CMD until it succeeds (0) or SECONDS pass (1).
 wait_until() {
 	local end=$(($(date +%s) + $1))

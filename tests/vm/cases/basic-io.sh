@@ -2,6 +2,8 @@
 # Create remap devices over null_blk and loop devices; random writes of
 # 512 B..1 MiB, direct and buffered, must read back identical; rmmod works.
 . tests/vm/lib.sh
+requires_module null_blk loop
+requires_cmd fio
 load_module
 nullb_setup
 

@@ -22,6 +22,8 @@
 # further commit. Prints "crash points checked: N". Details:
 # docs/metadata-format.md, "Crash-consistency testing".
 . tests/vm/lib.sh
+requires_module null_blk loop
+requires_target delay log-writes
 
 REPLAY=$TOP/build/bin/dmr-replay-log
 TOOL=$TOP/tools/dm-remap-tool
@@ -55,8 +57,6 @@ elapsed() { echo $((SECONDS - T0)); }
 
 load_module
 nullb_setup
-modprobe dm-log-writes
-modprobe dm-delay
 modprobe loop
 nullb_create cmain 1 512
 nullb_create cspare 1 512

@@ -6,6 +6,8 @@
 # exactly its 25 remaps, and no device behind.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio
 T0=$(now_ms)
 if bash tests/vm/demo-guest.sh >"$OUT/demo.out" 2>&1; then
 	ok "demo guest script ran to its end ($(($(now_ms) - T0)) ms)"

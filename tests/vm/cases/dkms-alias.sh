@@ -4,6 +4,8 @@
 # module alias (the kernel's request_module), with no insmod/modprobe of it.
 # vm-timeout: 420
 . "$(dirname "$0")/../lib.sh"
+requires_module null_blk
+requires_cmd make
 
 kver=$(uname -r)
 ko=$TOP/dm-remap.ko

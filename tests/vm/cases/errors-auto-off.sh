@@ -8,6 +8,8 @@
 # a remap that leaves the health unchanged.
 # vm-timeout: 300
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd python3
 load_module
 nullb_setup
 remap_r0 16 8 2 auto_remap off

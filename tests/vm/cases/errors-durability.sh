@@ -11,6 +11,7 @@
 # dm_remap:dmr_io_error (the completion) in tracefs.
 # vm-timeout: 240
 . tests/vm/lib.sh
+requires_module null_blk
 load_module
 nullb_setup
 BS=4096 BSS=8

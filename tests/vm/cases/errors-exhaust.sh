@@ -11,6 +11,8 @@
 # capacity (4048, persisted), unlisted ones still remap on a full write.
 # vm-timeout: 420
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio python3
 load_module
 nullb_setup
 BS=4096 BSS=8

@@ -12,8 +12,10 @@
 # The whole device equals the model at each step (EIO only where expected).
 # vm-timeout: 480
 . tests/vm/lib.sh
+requires_module null_blk
+requires_target flakey
+requires_cmd fio python3
 load_module
-modprobe dm_flakey
 nullb_setup
 BS=4096 BSS=8
 nullb_create main0 32 512

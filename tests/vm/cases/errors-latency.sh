@@ -14,15 +14,12 @@
 # max) so that a stall or a lost completion fails the test.
 # vm-timeout: 420
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio python3
 load_module
 nullb_setup
-BS=4096 BSS=8
 TR=/sys/kernel/tracing
-nullb_create main0 48 512
-nullb_create spare0 24 512
-ML=$(sectors /dev/main0)
-dmsetup create r0 --table "0 $ML remap /dev/main0 /dev/spare0 0 $(sectors /dev/spare0)"
-DEV=/dev/mapper/r0
+remap_r0 48 24
 T0=$(now_ms)
 MAJ=$(dmsetup info -c --noheadings -o major r0 | tr -d ' ')
 MIN=$(dmsetup info -c --noheadings -o minor r0 | tr -d ' ')

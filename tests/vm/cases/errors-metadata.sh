@@ -9,6 +9,8 @@
 # good commit: exactly the remaps made before the failure, health degraded.
 # vm-timeout: 300
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd python3
 load_module
 nullb_setup
 remap_r0 16 8

@@ -13,16 +13,11 @@
 # exactly that one pending.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio python3
 load_module
 nullb_setup
-BS=4096 BSS=8
-nullb_create main0 32 512
-nullb_create spare0 16 512
-ML=$(sectors /dev/main0)
-SL=$(sectors /dev/spare0)
-TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $SL"
-dmsetup create r0 --table "$TABLE"
-DEV=/dev/mapper/r0
+remap_r0 32 16
 M=/tmp/model
 T0=$(now_ms)
 

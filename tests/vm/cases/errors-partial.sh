@@ -18,6 +18,8 @@
 # The device equals the model (EIO only where expected) after each part.
 # vm-timeout: 360
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio python3
 load_module
 nullb_setup
 nullb_create main0 16 512

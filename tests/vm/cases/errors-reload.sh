@@ -11,15 +11,11 @@
 # table once more to get it running again and reports the failure.
 # vm-timeout: 420
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio python3
 load_module
 nullb_setup
-BS=4096 BSS=8
-nullb_create main0 32 512
-nullb_create spare0 16 512
-ML=$(sectors /dev/main0)
-TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $(sectors /dev/spare0)"
-dmsetup create r0 --table "$TABLE"
-DEV=/dev/mapper/r0
+remap_r0 32 16
 M=/tmp/model
 T0=$(now_ms)
 

@@ -11,6 +11,8 @@
 # pending block still reaches main.
 # vm-timeout: 420
 . tests/vm/lib.sh
+requires_module null_blk scsi_debug sd_mod
+requires_cmd fio python3
 load_module
 nullb_setup
 BS=4096 BSS=8

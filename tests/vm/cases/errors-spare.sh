@@ -12,8 +12,10 @@
 # Data equals the model throughout; dm-remap-tool check counts the bad slots.
 # vm-timeout: 420
 . tests/vm/lib.sh
+requires_module null_blk
+requires_target flakey
+requires_cmd fio python3
 load_module
-modprobe dm_flakey
 nullb_setup
 BS=4096 BSS=8
 T0=$(now_ms)
@@ -22,12 +24,7 @@ T0=$(now_ms)
 slot_of() { dmr_list_all "$1" | awk -v b="$2" '$1 == b && $2 != "pending" { print $2 }'; }
 
 # --- 1: null_blk bad sectors under slots ---
-nullb_create main0 16 512
-nullb_create spare0 8 512
-ML=$(sectors /dev/main0) SL=$(sectors /dev/spare0)
-TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $SL"
-dmsetup create r0 --table "$TABLE"
-DEV=/dev/mapper/r0
+remap_r0 16 8
 M=/tmp/model
 geometry_of $BS "$ML" 0 "$SL"
 DS=$GEO_DATA_START

@@ -10,6 +10,8 @@
 # good-region IOPS during the storm.
 # vm-timeout: 480
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio python3
 load_module
 nullb_setup
 remap_r0 64 48

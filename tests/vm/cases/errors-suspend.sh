@@ -8,6 +8,8 @@
 # create, fio verify_only finds every acknowledged write intact.
 # vm-timeout: 480
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio python3
 load_module
 nullb_setup
 remap_r0 32 16

@@ -2,6 +2,7 @@
 # Every kind of invalid table line is refused with its own ti->error message
 # and leaves no device behind; invalid module parameter values are refused.
 . tests/vm/lib.sh
+requires_module null_blk
 load_module
 nullb_setup
 nullb_create main0 16 512

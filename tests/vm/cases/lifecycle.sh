@@ -2,13 +2,11 @@
 # suspend/resume/reload/remove cycles under fio load: no I/O error, data
 # verified afterwards, and the module unloads.
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio
 load_module
 nullb_setup
-nullb_create main0 64 512
-nullb_create spare0 16 512
-ML=$(sectors /dev/main0)
-TABLE="0 $ML remap /dev/main0 /dev/spare0 0 $(sectors /dev/spare0)"
-dmsetup create r0 --table "$TABLE"
+remap_r0 64 16
 
 fio --name=load --filename=/dev/mapper/r0 --ioengine=libaio --direct=1 \
 	--rw=randrw --bs=4k --iodepth=16 --time_based --runtime=25 \

@@ -4,6 +4,7 @@
 # and list identical); the valid messages answer what they should.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
 load_module
 nullb_setup
 nullb_create main0 16 512

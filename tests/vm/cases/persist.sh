@@ -8,6 +8,7 @@
 # the load time (dmsetup create) of a table with 100000 remaps.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
 load_module
 nullb_setup
 nullb_create main0 16 512

@@ -10,6 +10,8 @@
 # vm-timeout: 300
 . tests/vm/lib.sh
 . tests/vm/race-lib.sh
+requires_module null_blk
+requires_cmd python3
 load_module
 nullb_setup
 T0=$(now_ms)

@@ -20,7 +20,9 @@
 # vm-timeout: 600
 . tests/vm/lib.sh
 . tests/vm/race-lib.sh
-requires_modules dm_flakey dm_delay
+requires_module null_blk
+requires_target flakey delay
+requires_cmd python3
 load_module
 nullb_setup
 T0=$(now_ms)

@@ -8,6 +8,7 @@
 # costs time).
 # vm-timeout: 600
 . "$(dirname "$0")/../lib.sh"
+requires_module overlay loop
 
 # A host has static /dev/loop-control (kmod static-nodes) that loads loop on
 # first use; this guest has no such node until loop is loaded.

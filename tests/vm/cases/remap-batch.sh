@@ -7,6 +7,7 @@
 # answer stays exact when the request spans several batches.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
 load_module
 nullb_setup
 nullb_create main0 64 512

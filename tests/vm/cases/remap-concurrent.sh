@@ -6,6 +6,8 @@
 # whole device, list/query/spare copies against the model.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio
 load_module
 nullb_setup
 nullb_create main0 64 512

@@ -7,6 +7,7 @@
 # and the status/stats counters must agree with what was done.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
 load_module
 nullb_setup
 nullb_create main0 16 512

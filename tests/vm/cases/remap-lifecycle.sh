@@ -7,6 +7,8 @@
 # message); rmmod at the end.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
+requires_cmd fio
 load_module
 nullb_setup
 nullb_create main0 64 512

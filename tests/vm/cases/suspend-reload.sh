@@ -12,6 +12,9 @@
 #    killed.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
+requires_target zero
+requires_cmd python3
 load_module
 nullb_setup
 T0=$(now_ms)
@@ -114,7 +117,6 @@ nullb_remove spare0
 # --- 5: a huge remap stops when its caller is killed ----------------------
 # Main and the spare's slots read zeroes and take writes for free (dm zero);
 # only the metadata region is real. 4 GiB = 1048576 blocks.
-modprobe dm_zero
 ML=$((8 * 1024 * 1024))
 geometry_of 4096 $ML 0 $((ML + 65536))
 SL=$((GEO_DATA_START + ML))

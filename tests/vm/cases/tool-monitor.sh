@@ -5,6 +5,7 @@
 # appear and go.
 # vm-timeout: 300
 . "$(dirname "$0")/../lib.sh"
+requires_module null_blk
 
 T=$TOP/tools/dm-remap-tool
 load_module

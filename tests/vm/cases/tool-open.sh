@@ -6,6 +6,7 @@
 # a remaptab with an error opening nothing.
 # vm-timeout: 420
 . "$(dirname "$0")/../lib.sh"
+requires_module null_blk
 
 T=$TOP/tools/dm-remap-tool
 load_module

@@ -15,13 +15,14 @@
 # `make torture DURATION=... [SEED=...]` runs it longer.
 # vm-timeout: 600
 . tests/vm/lib.sh
+requires_module null_blk
+requires_target flakey
 DURATION=${1:-${DMR_TORTURE_DURATION:-120}}
 SEED=${2:-${DMR_TORTURE_SEED:-}}
 THREADS=${3:-${DMR_TORTURE_THREADS:-4}}
 shift $(($# < 3 ? $# : 3))
 TORTURE=$TOP/build/bin/dmr-torture
 load_module
-modprobe dm_flakey
 nullb_setup
 # 1024 blocks, the first 128 hot; a 108-slot spare area, so the spare runs
 # full and frees up again under the manual remaps. Bad slots are permanent,

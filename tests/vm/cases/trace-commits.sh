@@ -9,6 +9,9 @@
 # vm-timeout: 420
 . tests/vm/lib.sh
 . tests/vm/bpftrace.sh
+requires_module null_blk
+requires_btf
+requires_cmd bpftrace
 
 load_module
 nullb_setup

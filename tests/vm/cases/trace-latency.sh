@@ -11,6 +11,9 @@
 # vm-timeout: 420
 . tests/vm/lib.sh
 . tests/vm/bpftrace.sh
+requires_module null_blk
+requires_btf
+requires_cmd bpftrace fio
 
 load_module
 nullb_setup
