@@ -15,20 +15,8 @@
 #include <libdevmapper.h>
 
 #include "dm-ops.h"
+#include "msg.h"
 
-#define TOOL "dm-remap-tool"
-
-__attribute__((format(printf, 1, 2)))
-static void err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, TOOL ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* ---- libdevmapper ------------------------------------------------------- */
 
@@ -217,7 +205,7 @@ int for_each_remap(int (*fn)(const char *name))
 	int count = 0, r = 0;
 
 	if (!dmt || !dm_task_run(dmt) || !(names = dm_task_get_names(dmt))) {
-		err("cannot list device-mapper devices (is dm_mod loaded? are you root?)");
+		tool_err("cannot list device-mapper devices (is dm_mod loaded? are you root?)");
 		if (dmt)
 			dm_task_destroy(dmt);
 		return -1;

@@ -19,13 +19,13 @@
 
 #include "host.h"
 #include "md-state.h"
+#include "msg.h"
 
 /* <linux/fs.h> would clash with the __le64 of user-shim.h */
 #ifndef BLKGETSIZE64
 #define BLKGETSIZE64 _IOR(0x12, 114, size_t)
 #endif
 
-#define TOOL "dm-remap-tool"
 #define TOOL_VERSION "1.0"
 
 enum { EXIT_CLEAN = 0, EXIT_BAD = 1, EXIT_USAGE = 2 };
@@ -182,31 +182,6 @@ static void print_main_help(FILE *f)
 	fprintf(f, "\n%s\n%s", help_common, help_exit);
 }
 
-__attribute__((format(printf, 1, 2)))
-static int usage_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, TOOL ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" TOOL " COMMAND --help'.\n");
-	return EXIT_USAGE;
-}
-
-__attribute__((format(printf, 1, 2)))
-static void errmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, TOOL ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static int parse_num(const char *s, u64 *out)
 {
 	char *end;
@@ -246,23 +221,23 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'b':
 			if (parse_num(optarg, &v) || v > U32_MAX)
-				return usage_err("bad --block-size '%s'", optarg);
+				return tool_usage("COMMAND", "bad --block-size '%s'", optarg);
 			o->block_size = (u32)v;
 			o->have_bs = true;
 			break;
 		case 'm':
 			if (parse_num(optarg, &o->main_sectors))
-				return usage_err("bad --main-sectors '%s'", optarg);
+				return tool_usage("COMMAND", "bad --main-sectors '%s'", optarg);
 			o->have_main = true;
 			break;
 		case 's':
 			if (parse_num(optarg, &o->spare_start))
-				return usage_err("bad --spare-start '%s'", optarg);
+				return tool_usage("COMMAND", "bad --spare-start '%s'", optarg);
 			o->have_start = true;
 			break;
 		case 'l':
 			if (parse_num(optarg, &o->spare_len))
-				return usage_err("bad --spare-len '%s'", optarg);
+				return tool_usage("COMMAND", "bad --spare-len '%s'", optarg);
 			o->have_len = true;
 			break;
 		case 'i':
@@ -287,7 +262,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			print_cmd_help(h, stdout);
 			exit(EXIT_CLEAN);
 		default:
-			return usage_err("bad option for '%s'", o->cmd);
+			return tool_usage("COMMAND", "bad option for '%s'", o->cmd);
 		}
 	}
 	if (!strcmp(o->cmd, "format") && argc - optind >= 2 &&
@@ -297,7 +272,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return 0;
 	}
 	if (optind != argc - 1)
-		return usage_err("'%s' takes exactly one DEVICE", o->cmd);
+		return tool_usage("COMMAND", "'%s' takes exactly one DEVICE", o->cmd);
 	o->dev = argv[optind];
 	if (!o->have_bs)
 		o->block_size = DMR_DEFAULT_BLOCK_SIZE;
@@ -326,11 +301,11 @@ static int dev_open(struct dev *d, const char *path, bool rw, bool create)
 		flags |= O_CREAT;
 	d->fd = open(path, flags | O_CLOEXEC, 0644);
 	if (d->fd < 0) {
-		errmsg("cannot open %s: %s", path, strerror(errno));
+		tool_err("cannot open %s: %s", path, strerror(errno));
 		return -errno;
 	}
 	if (fstat(d->fd, &st)) {
-		errmsg("cannot stat %s: %s", path, strerror(errno));
+		tool_err("cannot stat %s: %s", path, strerror(errno));
 		close(d->fd);
 		return -errno;
 	}
@@ -338,14 +313,14 @@ static int dev_open(struct dev *d, const char *path, bool rw, bool create)
 	d->reg = S_ISREG(st.st_mode);
 	if (d->blk) {
 		if (ioctl(d->fd, BLKGETSIZE64, &d->size)) {
-			errmsg("cannot size %s: %s", path, strerror(errno));
+			tool_err("cannot size %s: %s", path, strerror(errno));
 			close(d->fd);
 			return -errno;
 		}
 	} else if (d->reg) {
 		d->size = (u64)st.st_size;
 	} else {
-		errmsg("%s is neither a block device nor a regular file", path);
+		tool_err("%s is neither a block device nor a regular file", path);
 		close(d->fd);
 		return -EINVAL;
 	}
@@ -373,7 +348,7 @@ static int dev_set_base(struct dev *d, u64 spare_start, u64 region_sectors)
 	u64 lim = (u64)INT64_MAX / 512;
 
 	if (spare_start > lim || region_sectors > lim - spare_start) {
-		errmsg("spare area beyond what this system can address");
+		tool_err("spare area beyond what this system can address");
 		return -EOVERFLOW;
 	}
 	d->base = spare_start * 512;
@@ -419,7 +394,7 @@ static int dev_write(void *ctx, u64 mdi, const void *buf)
 			if (errno == EINTR)
 				continue;
 			d->io_error = true;
-			errmsg("write to %s failed: %s", d->path, strerror(errno));
+			tool_err("write to %s failed: %s", d->path, strerror(errno));
 			return -errno;
 		}
 		done += (size_t)n;
@@ -445,7 +420,7 @@ static int dev_sync(void *ctx)
 
 	if (fsync(d->fd)) {
 		d->io_error = true;
-		errmsg("fsync %s failed: %s", d->path, strerror(errno));
+		tool_err("fsync %s failed: %s", d->path, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -718,7 +693,7 @@ static int cmd_check(struct opts *o)
 	if (dev_open(&d, o->dev, false, false))
 		return EXIT_USAGE;
 	if (bufs_alloc(&bufs)) {
-		errmsg("out of memory");
+		tool_err("out of memory");
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -783,12 +758,12 @@ static int cmd_dump(struct opts *o)
 	}
 	r = load_state(&l, o, &s, &bufs);
 	if (r < 0) {
-		errmsg("%s: no usable metadata", o->dev);
+		tool_err("%s: no usable metadata", o->dev);
 		ret = exit_for_scan_error(&d, r);
 		goto out;
 	}
 	if (r > 0 && !o->force) {
-		errmsg("%s: metadata damaged (%ld errors); use 'check' for a report, --force to dump anyway, 'repair' to fix",
+		tool_err("%s: metadata damaged (%ld errors); use 'check' for a report, --force to dump anyway, 'repair' to fix",
 		       o->dev, r);
 		ret = d.io_error ? EXIT_USAGE : EXIT_BAD;
 		goto out;
@@ -796,7 +771,7 @@ static int cmd_dump(struct opts *o)
 	if (o->output) {
 		out = fopen(o->output, "w");
 		if (!out) {
-			errmsg("cannot write %s: %s", o->output, strerror(errno));
+			tool_err("cannot write %s: %s", o->output, strerror(errno));
 			ret = EXIT_USAGE;
 			goto out;
 		}
@@ -806,7 +781,7 @@ static int cmd_dump(struct opts *o)
 	else
 		md_state_print_text(&st, out);
 	if (out != stdout && fclose(out)) {
-		errmsg("cannot write %s: %s", o->output, strerror(errno));
+		tool_err("cannot write %s: %s", o->output, strerror(errno));
 		ret = EXIT_USAGE;
 	} else if (out == stdout && fflush(stdout)) {
 		ret = EXIT_USAGE;
@@ -860,7 +835,7 @@ static int open_target(struct dev *d, const char *path,
 	if (r)
 		goto fail;
 	if (d->blk && d->size < end) {
-		errmsg("%s: %" PRIu64 " sectors, the spare area ends at sector %" PRIu64,
+		tool_err("%s: %" PRIu64 " sectors, the spare area ends at sector %" PRIu64,
 		       path, d->size / 512, end / 512);
 		r = -ENOSPC;
 		goto fail;
@@ -873,7 +848,7 @@ static int open_target(struct dev *d, const char *path,
 	for (i = 0; i < g->nr_md_blocks; i++) {
 		r = dev_read_or_zero(d, i, buf);
 		if (r) {
-			errmsg("read %s failed: %s", path, strerror(-r));
+			tool_err("read %s failed: %s", path, strerror(-r));
 			free(buf);
 			goto fail;
 		}
@@ -885,7 +860,7 @@ static int open_target(struct dev *d, const char *path,
 	}
 	free(buf);
 	if (foreign && !force) {
-		errmsg("refusing to write %s: %" PRIu64 " metadata blocks (first at sector %" PRIu64 ") hold data that is neither zeroes nor dm-remap metadata; use --force to overwrite",
+		tool_err("refusing to write %s: %" PRIu64 " metadata blocks (first at sector %" PRIu64 ") hold data that is neither zeroes nor dm-remap metadata; use --force to overwrite",
 		       path, foreign, dmr_md_sector(g, first));
 		r = -EEXIST;
 		goto fail;
@@ -895,7 +870,7 @@ static int open_target(struct dev *d, const char *path,
 		       foreign);
 	if (d->reg && d->size < end) {
 		if (ftruncate(d->fd, (off_t)end)) {
-			errmsg("cannot extend %s: %s", path, strerror(errno));
+			tool_err("cannot extend %s: %s", path, strerror(errno));
 			r = -errno;
 			goto fail;
 		}
@@ -939,7 +914,7 @@ static int verify_written(struct dev *d, const struct md_state *want)
 	bufs_free(&bufs);
 	md_state_free(&st);
 	if (r)
-		errmsg("%s: read-back verification FAILED", d->path);
+		tool_err("%s: read-back verification FAILED", d->path);
 	return r ? -EIO : 0;
 }
 
@@ -952,7 +927,7 @@ static int geometry_from(const struct opts *o, u32 bs, u64 main, u64 start,
 	(void)o;
 	r = dmr_geometry_compute(g, bs, main, start, len, &why);
 	if (r)
-		errmsg("invalid geometry: %s (block_size %u, main_sectors %" PRIu64 ", spare_start %" PRIu64 ", spare_len %" PRIu64 ")",
+		tool_err("invalid geometry: %s (block_size %u, main_sectors %" PRIu64 ", spare_start %" PRIu64 ", spare_len %" PRIu64 ")",
 		       why, bs, main, start, len);
 	return r;
 }
@@ -966,7 +941,7 @@ static int finish_write(struct dev *d, struct md_state *st, const char *what)
 	if (!r)
 		r = verify_written(d, st);
 	if (r) {
-		errmsg("%s of %s failed", what, d->path);
+		tool_err("%s of %s failed", what, d->path);
 		return d->io_error ? EXIT_USAGE : EXIT_BAD;
 	}
 	md_uuid_format(st->uuid, u);
@@ -980,7 +955,7 @@ static int set_uuid(const struct opts *o, struct md_state *st, bool keep)
 {
 	if (o->uuid) {
 		if (md_uuid_parse(o->uuid, st->uuid)) {
-			errmsg("bad --uuid '%s'", o->uuid);
+			tool_err("bad --uuid '%s'", o->uuid);
 			return -EINVAL;
 		}
 		return 0;
@@ -988,7 +963,7 @@ static int set_uuid(const struct opts *o, struct md_state *st, bool keep)
 	if (keep)
 		return 0;
 	if (random_uuid(st->uuid)) {
-		errmsg("cannot get random bytes: %s", strerror(errno));
+		tool_err("cannot get random bytes: %s", strerror(errno));
 		return -EIO;
 	}
 	return 0;
@@ -1013,13 +988,13 @@ static int cmd_format(struct opts *o)
 
 	md_state_init(&st);
 	if (!o->have_main)
-		return usage_err("format needs --main-sectors");
+		return tool_usage("COMMAND", "format needs --main-sectors");
 	if (!o->have_len) {
 		if (dev_open(&d, o->dev, false, false))
 			return EXIT_USAGE;
 		dev_close(&d);
 		if (d.size / 512 <= o->spare_start)
-			return usage_err("%s is empty past --spare-start: give --spare-len",
+			return tool_usage("COMMAND", "%s is empty past --spare-start: give --spare-len",
 					 o->dev);
 		o->spare_len = d.size / 512 - o->spare_start;
 	}
@@ -1094,7 +1069,7 @@ int tool_probe_spare(const char *path, const struct dmr_geometry *g,
 		int e = dev_read_or_zero(&d, i, bufs.b[0]);
 
 		if (e) {
-			errmsg("read %s failed: %s", path, strerror(-e));
+			tool_err("read %s failed: %s", path, strerror(-e));
 			r = e;
 			break;
 		}
@@ -1146,12 +1121,12 @@ static int pick_value(const char *name, bool have_opt, u64 opt, bool have_dump,
 		      u64 dump, u64 *out)
 {
 	if (have_opt && have_dump && opt != dump) {
-		errmsg("--%s %" PRIu64 " differs from the dump's %" PRIu64,
+		tool_err("--%s %" PRIu64 " differs from the dump's %" PRIu64,
 		       name, opt, dump);
 		return -EINVAL;
 	}
 	if (!have_opt && !have_dump) {
-		errmsg("%s: not in the dump, give --%s", name, name);
+		tool_err("%s: not in the dump, give --%s", name, name);
 		return -EINVAL;
 	}
 	*out = have_opt ? opt : dump;
@@ -1171,14 +1146,14 @@ static int cmd_restore(struct opts *o)
 
 	md_state_init(&st);
 	if (!o->input)
-		return usage_err("restore needs -i DUMP");
+		return tool_usage("COMMAND", "restore needs -i DUMP");
 	text = read_all(o->input, &tlen);
 	if (!text) {
-		errmsg("cannot read %s: %s", o->input, strerror(errno));
+		tool_err("cannot read %s: %s", o->input, strerror(errno));
 		return EXIT_USAGE;
 	}
 	if (md_parse_text(text, tlen, &st, &info, err, sizeof(err))) {
-		errmsg("%s: %s", o->input, err[0] ? err : "out of memory");
+		tool_err("%s: %s", o->input, err[0] ? err : "out of memory");
 		goto out;
 	}
 	if (pick_value("block-size", o->have_bs, o->block_size,
@@ -1197,21 +1172,21 @@ static int cmd_restore(struct opts *o)
 		goto out;
 	if ((info.have_nr_slots && info.nr_slots != st.geo.nr_slots) ||
 	    (info.have_data_start && info.data_start != st.geo.data_start)) {
-		errmsg("%s: nr_slots/data_start differ from the geometry (%" PRIu64 "/%" PRIu64 ")",
+		tool_err("%s: nr_slots/data_start differ from the geometry (%" PRIu64 "/%" PRIu64 ")",
 		       o->input, st.geo.nr_slots, st.geo.data_start);
 		goto out;
 	}
 	if ((info.have_counts[0] && info.counts[0] != st.nr_maps) ||
 	    (info.have_counts[1] && info.counts[1] != st.nr_bad) ||
 	    (info.have_counts[2] && info.counts[2] != st.nr_pending)) {
-		errmsg("%s: nr_mapped/nr_bad/nr_pending differ from the records listed",
+		tool_err("%s: nr_mapped/nr_bad/nr_pending differ from the records listed",
 		       o->input);
 		goto out;
 	}
 	if (set_uuid(o, &st, info.have_uuid))
 		goto out;
 	if (md_state_validate(&st, false, stderr_problem, NULL)) {
-		errmsg("%s: invalid records, nothing written", o->input);
+		tool_err("%s: invalid records, nothing written", o->input);
 		goto out;
 	}
 	r = open_target(&d, o->dev, &st.geo, o->force, false);
@@ -1285,9 +1260,9 @@ static int cmd_repair(struct opts *o)
 
 	md_state_init(&st);
 	if (!o->output)
-		return usage_err("repair needs -o OUT");
+		return tool_usage("COMMAND", "repair needs -o OUT");
 	if (same_file(o->dev, o->output))
-		return usage_err("repair writes to another device or file, not to %s",
+		return tool_usage("COMMAND", "repair writes to another device or file, not to %s",
 				 o->dev);
 	if (dev_open(&d, o->dev, false, false))
 		return EXIT_USAGE;
@@ -1299,7 +1274,7 @@ static int cmd_repair(struct opts *o)
 	if (r < 0 && !d.io_error && r != -ENOMEM && r != -EOVERFLOW) {
 		/* no superblock: geometry from the command line */
 		if (!o->have_main || !o->have_len) {
-			errmsg("no usable superblock: give --main-sectors, --spare-len (and --block-size, --spare-start)");
+			tool_err("no usable superblock: give --main-sectors, --spare-len (and --block-size, --spare-start)");
 			goto out;
 		}
 		md_state_free(&st);
@@ -1309,7 +1284,7 @@ static int cmd_repair(struct opts *o)
 		if (dev_set_base(&d, o->spare_start, st.geo.md_sectors))
 			goto out;
 		if (find_uuid(&d, &st.geo, st.uuid)) {
-			errmsg("no valid metadata block found; nothing to repair (use format)");
+			tool_err("no valid metadata block found; nothing to repair (use format)");
 			goto out;
 		}
 		printf("repair: no superblock; using the newest valid copy of every pair\n");
@@ -1327,7 +1302,7 @@ static int cmd_repair(struct opts *o)
 		r = (long)s.nr_errors;
 	}
 	if (r < 0 || d.io_error || l.oom) {
-		errmsg("cannot read %s", o->dev);
+		tool_err("cannot read %s", o->dev);
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -1359,7 +1334,7 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc < 2)
-		return usage_err("missing COMMAND");
+		return tool_usage("COMMAND", "missing COMMAND");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		if (argc > 2 && find_help(argv[2]))
@@ -1377,7 +1352,7 @@ int main(int argc, char **argv)
 		return host_main(argc - 1, argv + 1);
 	o.cmd = argv[1];
 	if (!find_help(o.cmd))
-		return usage_err("unknown command '%s'", o.cmd);
+		return tool_usage("COMMAND", "unknown command '%s'", o.cmd);
 	r = parse_opts(argc - 1, argv + 1, &o);
 	if (r)
 		return r;

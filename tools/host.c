@@ -23,28 +23,16 @@
 #include <blkid/blkid.h>
 
 #include "dm-ops.h"
+#include "msg.h"
 #include "host.h"
 
 #ifndef BLKGETSIZE64
 #define BLKGETSIZE64 _IOR(0x12, 114, size_t)
 #endif
 
-#define TOOL "dm-remap-tool"
 #define UUID_PREFIX "REMAP-"
 
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
-
-__attribute__((format(printf, 1, 2)))
-static void err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, TOOL ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* ---- devices ------------------------------------------------------------ */
 
@@ -65,26 +53,26 @@ static int resolve(const char *spec, const char *what, struct bdev *b)
 	if (spec[0] == '/') {
 		p = realpath(spec, NULL);
 		if (!p) {
-			err("%s device %s: %s", what, spec, strerror(errno));
+			tool_err("%s device %s: %s", what, spec, strerror(errno));
 			return -1;
 		}
 	} else {
 		p = blkid_evaluate_tag(spec, NULL, NULL);
 		if (!p) {
-			err("%s device %s: no such device", what, spec);
+			tool_err("%s device %s: no such device", what, spec);
 			return -1;
 		}
 	}
 	snprintf(b->path, sizeof(b->path), "%s", p);
 	free(p);
 	if (stat(b->path, &st) || !S_ISBLK(st.st_mode)) {
-		err("%s device %s (%s): not a block device", what, spec, b->path);
+		tool_err("%s device %s (%s): not a block device", what, spec, b->path);
 		return -1;
 	}
 	b->rdev = st.st_rdev;
 	fd = open(b->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &bytes)) {
-		err("%s device %s: cannot read its size: %s", what, b->path,
+		tool_err("%s device %s: cannot read its size: %s", what, b->path,
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -115,7 +103,7 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 	if (e->tail) {
 		p->spare = p->main;
 		if (e->tail_sectors >= p->main.sectors) {
-			err("%s: spare=tail: %" PRIu64 " sectors is not smaller than %s (%" PRIu64 " sectors)",
+			tool_err("%s: spare=tail: %" PRIu64 " sectors is not smaller than %s (%" PRIu64 " sectors)",
 			    e->name, e->tail_sectors, p->main.path, p->main.sectors);
 			return -1;
 		}
@@ -126,7 +114,7 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 		if (resolve(e->spare, "spare", &p->spare))
 			return -1;
 		if (p->spare.rdev == p->main.rdev) {
-			err("%s: main and spare are the same device %s: put the spare area at its end with spare=tail:SIZE",
+			tool_err("%s: main and spare are the same device %s: put the spare area at its end with spare=tail:SIZE",
 			    e->name, p->main.path);
 			return -1;
 		}
@@ -134,14 +122,14 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 		slen = e->have_range ? e->spare_len : p->spare.sectors;
 		if (start > p->spare.sectors || slen > p->spare.sectors - start ||
 		    (!e->have_range && !slen)) {
-			err("%s: spare area %" PRIu64 "+%" PRIu64 " does not fit in %s (%" PRIu64 " sectors)",
+			tool_err("%s: spare area %" PRIu64 "+%" PRIu64 " does not fit in %s (%" PRIu64 " sectors)",
 			    e->name, start, slen, p->spare.path, p->spare.sectors);
 			return -1;
 		}
 		len = p->main.sectors / bss * bss;
 	}
 	if (dmr_geometry_compute(&p->g, bs, len, start, slen, &why)) {
-		err("%s: invalid geometry: %s (block_size %u, main %" PRIu64 " sectors, spare %" PRIu64 "+%" PRIu64 ")",
+		tool_err("%s: invalid geometry: %s (block_size %u, main %" PRIu64 " sectors, spare %" PRIu64 "+%" PRIu64 ")",
 		    e->name, why, bs, len, start, slen);
 		return -1;
 	}
@@ -186,7 +174,7 @@ static int open_entry(const struct remap_entry *e, bool quiet_if_open)
 	r = remap_exists(e->name, NULL, 0);
 	if (r) {
 		if (r < 0) {
-			err("%s: a device-mapper device of that name exists and is not a remap device",
+			tool_err("%s: a device-mapper device of that name exists and is not a remap device",
 			    e->name);
 			return EX_FAIL;
 		}
@@ -200,7 +188,7 @@ static int open_entry(const struct remap_entry *e, bool quiet_if_open)
 	if (r < 0)
 		return EX_FAIL;
 	if (r == SPARE_NOT_BLANK) {
-		err("%s: the spare area (sectors %" PRIu64 "-%" PRIu64 " of %s) holds neither dm-remap metadata nor zeroes: refusing to open.\n"
+		tool_err("%s: the spare area (sectors %" PRIu64 "-%" PRIu64 " of %s) holds neither dm-remap metadata nor zeroes: refusing to open.\n"
 		    "  See what it is with '" TOOL " check -s %" PRIu64 " %s'; to start over (this forgets any remaps kept there):\n"
 		    "  " TOOL " format --force %s %s %s",
 		    e->name, p.g.spare_start, p.g.spare_start + p.g.spare_len - 1,
@@ -213,14 +201,14 @@ static int open_entry(const struct remap_entry *e, bool quiet_if_open)
 		if (r)
 			return r;
 		if (tool_probe_spare(p.spare.path, &p.g, &sb) != SPARE_VALID) {
-			err("%s: no metadata on %s after format", e->name, p.spare.path);
+			tool_err("%s: no metadata on %s after format", e->name, p.spare.path);
 			return EX_FAIL;
 		}
 	}
 	md_uuid_format(sb.uuid, u);
 	if (sb.block_size != p.g.block_size || sb.main_sectors != p.g.main_sectors ||
 	    sb.spare_start != p.g.spare_start || sb.spare_len != p.g.spare_len) {
-		err("%s: the spare area on %s belongs to another main device or geometry: refusing to open",
+		tool_err("%s: the spare area on %s belongs to another main device or geometry: refusing to open",
 		    e->name, p.spare.path);
 		fprintf(stderr, "  its metadata (uuid %s): block_size %u, main %" PRIu64 " sectors, spare area %" PRIu64 "+%" PRIu64 "\n"
 			"  this entry gives:    block_size %u, main %" PRIu64 " sectors, spare area %" PRIu64 "+%" PRIu64 "\n",
@@ -231,13 +219,13 @@ static int open_entry(const struct remap_entry *e, bool quiet_if_open)
 	snprintf(uuid, sizeof(uuid), UUID_PREFIX "%s", u);
 	other = name_of_uuid(uuid);
 	if (other) {
-		err("%s: the spare area on %s (metadata uuid %s) is already in use by the open device %s: refusing to open it twice",
+		tool_err("%s: the spare area on %s (metadata uuid %s) is already in use by the open device %s: refusing to open it twice",
 		    e->name, p.spare.path, u, other);
 		free(other);
 		return EX_FAIL;
 	}
 	if (dm_create(e->name, uuid, p.g.main_sectors, p.params)) {
-		err("%s: the kernel refused the table '0 %" PRIu64 " remap %s' (the kernel log says why: dmesg | grep remap)",
+		tool_err("%s: the kernel refused the table '0 %" PRIu64 " remap %s' (the kernel log says why: dmesg | grep remap)",
 		    e->name, p.g.main_sectors, p.params);
 		return EX_FAIL;
 	}
@@ -254,15 +242,15 @@ static int close_name(const char *name, bool quiet_if_closed)
 	if (!r) {
 		if (quiet_if_closed)
 			return EX_OK;
-		err("%s: not open", name);
+		tool_err("%s: not open", name);
 		return EX_FAIL;
 	}
 	if (r < 0) {
-		err("%s: not a remap device: refusing to close it", name);
+		tool_err("%s: not a remap device: refusing to close it", name);
 		return EX_FAIL;
 	}
 	if (dm_remove(name)) {
-		err("%s: cannot close (in use? mounted?)", name);
+		tool_err("%s: cannot close (in use? mounted?)", name);
 		return EX_FAIL;
 	}
 	printf("%s: closed\n", name);
@@ -311,19 +299,6 @@ static const char *const host_usage =
 "  " TOOL " open data /dev/sdb - spare=tail:1G\n"
 "  " TOOL " status\n";
 
-__attribute__((format(printf, 1, 2)))
-static int usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, TOOL ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" TOOL " open --help'.\n");
-	return EX_USAGE;
-}
-
 /* NAME MAIN SPARE [OPTIONS] from argv into @e */
 static int entry_from_args(int n, char **a, struct remap_entry *e)
 {
@@ -331,16 +306,16 @@ static int entry_from_args(int n, char **a, struct remap_entry *e)
 
 	remap_entry_init(e, 0);
 	if (strlen(a[0]) > REMAP_NAME_MAX)
-		return usage("name longer than %d characters", REMAP_NAME_MAX);
+		return tool_usage("open", "name longer than %d characters", REMAP_NAME_MAX);
 	if (strlen(a[1]) >= REMAP_SPEC_MAX || strlen(a[2]) >= REMAP_SPEC_MAX)
-		return usage("device longer than %d characters", REMAP_SPEC_MAX - 1);
+		return tool_usage("open", "device longer than %d characters", REMAP_SPEC_MAX - 1);
 	strcpy(e->name, a[0]);
 	strcpy(e->main, a[1]);
 	strcpy(e->spare, a[2]);
 	if (n == 4 && remap_parse_options(a[3], e, msg, sizeof(msg)))
-		return usage("%s", msg);
+		return tool_usage("open", "%s", msg);
 	if (remap_check_entry(e, msg, sizeof(msg)))
-		return usage("%s", msg);
+		return tool_usage("open", "%s", msg);
 	return 0;
 }
 
@@ -440,7 +415,7 @@ static int udev_match(int n, char **a, const char *tab)
 	int r;
 
 	if (n < 1)
-		return usage("udev-match needs DEVNODE");
+		return tool_usage("open", "udev-match needs DEVNODE");
 	/* a disk under an open remap device, remaptab or not */
 	if (remap_holder(a[0], holder, sizeof(holder))) {
 		printf("DM_REMAP_MAIN=%s\n", holder);
@@ -496,7 +471,7 @@ static int load_tab(const char *path, struct remaptab *t)
 
 	if (r) {
 		if (r > 0)
-			err("%d error%s in %s: nothing done", r, r == 1 ? "" : "s", path);
+			tool_err("%d error%s in %s: nothing done", r, r == 1 ? "" : "s", path);
 		remaptab_free(t);
 		return EX_USAGE;
 	}
@@ -534,7 +509,7 @@ int host_main(int argc, char **argv)
 			       host_usage);
 			return EX_OK;
 		default:
-			return usage("bad option for '%s'", cmd);
+			return tool_usage("open", "bad option for '%s'", cmd);
 		}
 	}
 	n = argc - optind;
@@ -555,11 +530,11 @@ int host_main(int argc, char **argv)
 
 	if (!strcmp(cmd, "status")) {
 		if (all || n > 1)
-			return usage("status takes at most one NAME");
+			return tool_usage("open", "status takes at most one NAME");
 		if (n == 1) {
 			r = remap_exists(argv[0], NULL, 0);
 			if (r != 1) {
-				err("%s: %s", argv[0], r ? "not a remap device" : "not open");
+				tool_err("%s: %s", argv[0], r ? "not a remap device" : "not open");
 				return EX_FAIL;
 			}
 			return show_status(argv[0]);
@@ -571,13 +546,13 @@ int host_main(int argc, char **argv)
 	}
 
 	if (all && n)
-		return usage("%s --all takes no NAME", cmd);
+		return tool_usage("open", "%s --all takes no NAME", cmd);
 	if (!all && !n)
-		return usage("%s needs NAME or --all", cmd);
+		return tool_usage("open", "%s needs NAME or --all", cmd);
 	if (!strcmp(cmd, "close")) {
 		if (!all) {
 			if (n != 1)
-				return usage("close takes one NAME");
+				return tool_usage("open", "close takes one NAME");
 			return close_name(argv[0], false);
 		}
 		r = load_tab(tab, &t);
@@ -596,9 +571,9 @@ int host_main(int argc, char **argv)
 		return r ? r : open_entry(&e, false);
 	}
 	if (n > 4)
-		return usage("open takes NAME MAIN SPARE [OPTIONS] (options are one comma-separated argument)");
+		return tool_usage("open", "open takes NAME MAIN SPARE [OPTIONS] (options are one comma-separated argument)");
 	if (n == 2)
-		return usage("open takes NAME alone (from the remaptab) or NAME MAIN SPARE [OPTIONS]");
+		return tool_usage("open", "open takes NAME alone (from the remaptab) or NAME MAIN SPARE [OPTIONS]");
 	r = load_tab(tab, &t);
 	if (r)
 		return r;
@@ -611,7 +586,7 @@ int host_main(int argc, char **argv)
 			break;
 	}
 	if (!all && i == t.n) {
-		err("%s: no such line in %s", argv[0], tab);
+		tool_err("%s: no such line in %s", argv[0], tab);
 		r = EX_FAIL;
 	}
 	remaptab_free(&t);

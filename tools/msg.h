@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dm-remap-tool's messages to stderr: errors and usage mistakes.
+ * Used by every tools/ file; touches nothing but stderr.
+ */
+#ifndef DMR_TOOL_MSG_H
+#define DMR_TOOL_MSG_H
+
+#define TOOL "dm-remap-tool"
+
+/* "dm-remap-tool: <message>\n" */
+__attribute__((format(printf, 1, 2)))
+void tool_err(const char *fmt, ...);
+
+/* The same, then "Try 'dm-remap-tool CMD --help'."; returns exit code 2. */
+__attribute__((format(printf, 2, 3)))
+int tool_usage(const char *cmd, const char *fmt, ...);
+
+#endif
