@@ -422,18 +422,33 @@ static enum dmr_health dmr_health_now(struct remap_c *rc)
 void dmr_health_init(struct remap_c *rc)
 {
 	rc->health = dmr_health_now(rc);
+	rc->event_pending = rc->nr_pending;
+	rc->event_remaps = dmr_index_live(&rc->index) - rc->nr_pending;
 }
 
-/* Recompute the health state; every change raises a dm event. */
+/*
+ * Called by the worker after each request and error round, once its changes
+ * are committed: a change of health or of the remapped or pending counts
+ * raises a dm event, so a monitor sees every new bad block, not only the
+ * first one that degraded the device.
+ */
 void dmr_update_health(struct remap_c *rc)
 {
 	enum dmr_health h = dmr_health_now(rc);
+	u64 pending = rc->nr_pending;
+	u64 remaps = dmr_index_live(&rc->index) - pending;
 
-	if (h == READ_ONCE(rc->health))
+	if (h != READ_ONCE(rc->health)) {
+		DMINFO("%s: health %s -> %s",
+		       dm_table_device_name(rc->ti->table),
+		       dmr_health_names[rc->health], dmr_health_names[h]);
+		WRITE_ONCE(rc->health, h);
+	} else if (remaps == rc->event_remaps &&
+		   pending == rc->event_pending) {
 		return;
-	DMINFO("%s: health %s -> %s", dm_table_device_name(rc->ti->table),
-	       dmr_health_names[rc->health], dmr_health_names[h]);
-	WRITE_ONCE(rc->health, h);
+	}
+	rc->event_remaps = remaps;
+	rc->event_pending = pending;
 	dm_table_event(rc->ti->table);
 }
 

@@ -168,6 +168,8 @@ struct remap_c {
 	unsigned int commit_interval;	/* ms an error may wait to be batched */
 	unsigned int features;		/* DMR_FEAT_*: given in the table line */
 	enum dmr_health health;
+	u64 event_remaps;		/* remaps and pending at the last event */
+	u64 event_pending;
 	struct mutex lock;		/* index writes vs list; wstats */
 };
 
@@ -215,7 +217,8 @@ void dmr_slot_free(struct remap_c *rc, u64 slot);
 int __must_check dmr_slot_mark_bad(struct remap_c *rc, u64 slot);
 void dmr_slot_unmark_bad(struct remap_c *rc, u64 slot);
 int __must_check dmr_pending_add(struct remap_c *rc, u64 block);
-int __must_check dmr_pending_remove(struct remap_c *rc, u64 block);
+s64 __must_check dmr_pending_remove(struct remap_c *rc, u64 block);
+void dmr_pending_restore(struct remap_c *rc, u64 pos, u64 block);
 
 /* dm-remap-worker.c */
 enum dmr_req_op {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * `dm-remap-tool monitor`: one thread per remap device blocks in
- * DM_DEVICE_WAITEVENT (the target raises a dm event on every health
- * change); the main thread blocks on kernel uevents to notice remap
+ * DM_DEVICE_WAITEVENT (the target raises a dm event on every change of
+ * health, remapped or pending blocks); the main thread blocks on kernel uevents to notice remap
  * devices appearing and going. On each event: log health changes and new
  * remapped/pending blocks with their sectors, run the hooks, rewrite the
  * Prometheus textfile. No polling.

@@ -71,10 +71,10 @@ fi
 check "on: health=degraded, one event ($EV -> $(dm_events r0))" \
 	test "$(status_field r0 health) $(dm_events r0)" = "degraded $((EV + 1))"
 check "on: block 100 remapped" test "$(dmr_query r0 100)" = remapped
-check "on: 2nd remap (101): no health change, no event" \
-	eval 'blk_write "$DEV" 101 "$M" && test "$(dm_events r0)" = $((EV + 1))'
-check "on: read of bad block 102 fails and makes it pending" \
-	eval '! blk_read "$DEV" 102 && test "$(dmr_query r0 102)" = pending'
+check "on: 2nd remap (101): no health change, an event for the new remap" \
+	eval 'blk_write "$DEV" 101 "$M" && test "$(dm_events r0)" = $((EV + 2))'
+check "on: read of bad block 102 fails and makes it pending, an event" \
+	eval '! blk_read "$DEV" 102 && test "$(dmr_query r0 102)" = pending -a "$(dm_events r0)" = $((EV + 3))'
 
 # Off again: a write to pending 102 and to bad 103 pass the error through.
 dmsetup message r0 0 auto_remap off

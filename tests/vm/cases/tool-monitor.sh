@@ -48,6 +48,10 @@ wait_for "metrics: 2 remapped" grep -q '^dm_remap_remapped_blocks{device="r0"} 2
 check "metrics: health degraded" grep -q '^dm_remap_health{device="r0",state="degraded"} 1$' /tmp/prom/dm_remap.prom
 check "log: health change" grep -q 'r0: health ok -> degraded' /tmp/monitor.log
 check "log: remapped sector" grep -q 'r0: sector 4104 remapped to the spare area' /tmp/monitor.log
+# A new remap that does not change the health still raises an event.
+log "remap: $(timeout 30 dmsetup message r0 0 remap 8192 2>&1)"
+wait_for "monitor: a 3rd remap in degraded health is logged" grep -q 'r0: sector 8192 remapped to the spare area' /tmp/monitor.log
+wait_for "metrics: 3 remapped" grep -q '^dm_remap_remapped_blocks{device="r0"} 3$' /tmp/prom/dm_remap.prom
 check "no temporary metrics file left" sh -c "! ls -A /tmp/prom | grep -v '^dm_remap.prom\$'"
 log "open r1: $(timeout 30 "$T" open r1 /dev/disk2 /dev/main1 2>&1)"
 wait_for "monitor: a new device is watched" grep -q 'dm_remap_spare_blocks{device="r1"}' /tmp/prom/dm_remap.prom
