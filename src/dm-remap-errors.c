@@ -528,6 +528,8 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 	rc->wstats.migrating = 0;
 	mutex_unlock(&rc->lock);
 	dmr_replay(rc);
+	/* The event goes out before the bios that caused it complete. */
+	dmr_update_health(rc);
 
 complete:
 	write_held_to_main(rc, items, n);
