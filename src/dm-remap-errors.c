@@ -41,6 +41,7 @@ struct dmr_fix {
 	bool relocate;		/* the old spare slot failed: mark it bad */
 	bool old_bad;		/* ...and it was marked */
 	bool ok;
+	s64 pending_pos;	/* the old pending position it left, or -1 */
 };
 
 static struct dmr_io *io_of(struct bio *bio)
@@ -331,6 +332,7 @@ static unsigned int plan_fixes(struct remap_c *rc, struct dmr_item *items,
 		e = dmr_index_lookup(&rc->index, items[i].block);
 		*fix = (struct dmr_fix) { .block = items[i].block, .old = e,
 					  .first = i, .n = j - i,
+					  .pending_pos = -1,
 					  .relocate = e && !dmr_entry_pending(rc, e) };
 		fix->slot = dmr_slot_alloc(rc);
 		i = j;
@@ -481,8 +483,14 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 
 		if (!fix->ok)
 			continue;
-		if (fix->old && dmr_entry_pending(rc, fix->old))
-			r = dmr_pending_remove(rc, fix->block);
+		if (fix->old && dmr_entry_pending(rc, fix->old)) {
+			s64 pos = dmr_pending_remove(rc, fix->block);
+
+			if (pos < 0)
+				r = pos;
+			else
+				fix->pending_pos = pos;
+		}
 		/* The old slot's record becomes BAD only once the data moved. */
 		if (!r && fix->relocate) {
 			fix->old_bad = true;
@@ -514,6 +522,9 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 			/* Still mapped there: not counted bad after all. */
 			if (fix->old_bad)
 				dmr_slot_unmark_bad(rc, dmr_entry_slot(g, fix->old));
+			if (fix->pending_pos >= 0)
+				dmr_pending_restore(rc, fix->pending_pos,
+						    fix->block);
 			dmr_index_update(&rc->index, fix->block,
 					 dmr_entry_slot(g, fix->old), false);
 		} else {

@@ -132,17 +132,36 @@ int dmr_pending_add(struct remap_c *rc, u64 block)
 	return 0;
 }
 
-/* Forget a pending block (its table entry is the caller's business). */
-int dmr_pending_remove(struct remap_c *rc, u64 block)
+/*
+ * Forget a pending block (its table entry is the caller's business). The
+ * record change is queued first, so a failure leaves the list as it was.
+ * Returns the position it had (for dmr_pending_restore), or -errno.
+ */
+s64 dmr_pending_remove(struct remap_c *rc, u64 block)
 {
 	u64 pos;
+	int r;
 
 	for (pos = 0; pos < rc->geo.pending_capacity; pos++) {
 		if (rc->pending[pos] == block + 1) {
+			r = dmr_md_set(rc, pending_rec(rc, pos), 0);
+			if (r)
+				return r;
 			rc->pending[pos] = 0;
 			rc->nr_pending--;
-			return dmr_md_set(rc, pending_rec(rc, pos), 0);
+			return pos;
 		}
 	}
-	return 0;
+	return -ENOENT;
+}
+
+/*
+ * Undo dmr_pending_remove() in memory when the change that removed it is
+ * discarded (the metadata failed: nothing is committed until a reload,
+ * which reads the record that still names @block at @pos).
+ */
+void dmr_pending_restore(struct remap_c *rc, u64 pos, u64 block)
+{
+	rc->pending[pos] = block + 1;
+	rc->nr_pending++;
 }
