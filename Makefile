@@ -90,13 +90,18 @@ clean:
 #                       the udev rule and the initramfs-tools hook into
 #                       /usr/lib and /usr/share (DESTDIR honoured)
 #   make dkms-install   register, build and install the module with DKMS,
-#                       and install the rest as make install does
+#                       and install the rest as make install does; with
+#                       DESTDIR, DKMS's source, build and install trees are
+#                       staged below it too (no depmod)
 #   make dkms-uninstall remove it from DKMS again
 
 DMR_VERSION := $(shell sed -n 's/^[[:space:]]*\.version = {\([0-9]*\), *\([0-9]*\), *\([0-9]*\)},/\1.\2.\3/p' src/dm-remap-target.c)
 PREFIX ?= /usr/local
 INSTALL_MOD_DIR ?= updates
 DKMS_SRC = $(DESTDIR)/usr/src/dm-remap-$(DMR_VERSION)
+DKMS = dkms $(if $(DESTDIR),--sourcetree $(DESTDIR)/usr/src \
+	--dkmstree $(DESTDIR)/var/lib/dkms --installtree $(DESTDIR)/lib/modules \
+	--kernelsourcedir /lib/modules/$(KVER)/build --no-depmod)
 
 .PHONY: check-compat check-debug install install-module install-userspace \
 	dkms-install dkms-uninstall
@@ -123,19 +128,19 @@ install-userspace: userspace
 dkms-install: install-userspace
 	@command -v dkms >/dev/null || DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q --no-install-recommends dkms
-	-dkms remove -m dm-remap -v $(DMR_VERSION) --all >/dev/null 2>&1
+	-$(DKMS) remove -m dm-remap -v $(DMR_VERSION) --all >/dev/null 2>&1
 	rm -rf $(DKMS_SRC)
-	mkdir -p $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC) $(if $(DESTDIR),$(DESTDIR)/lib/modules/$(KVER) $(DESTDIR)/var/lib/dkms)
 	cp -a Kbuild src include $(DKMS_SRC)/
 	find $(DKMS_SRC) \( -name '*.o' -o -name '.*.cmd' -o -name '*.ko' \
 		-o -name '*.mod' -o -name '*.mod.c' \) -delete
 	sed 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(DMR_VERSION)"/' dkms.conf \
 		>$(DKMS_SRC)/dkms.conf
-	dkms add -m dm-remap -v $(DMR_VERSION)
-	dkms build -m dm-remap -v $(DMR_VERSION) -k $(KVER)
-	dkms install -m dm-remap -v $(DMR_VERSION) -k $(KVER)
-	modinfo -k $(KVER) -F alias dm_remap
+	$(DKMS) add -m dm-remap -v $(DMR_VERSION)
+	$(DKMS) build -m dm-remap -v $(DMR_VERSION) -k $(KVER)
+	$(DKMS) install -m dm-remap -v $(DMR_VERSION) -k $(KVER)
+	modinfo -F alias $(if $(DESTDIR),$(DESTDIR)/lib/modules/$(KVER)/updates/dkms/dm-remap.ko,-k $(KVER) dm_remap)
 
 dkms-uninstall:
-	-dkms remove -m dm-remap -v $(DMR_VERSION) --all
+	-$(DKMS) remove -m dm-remap -v $(DMR_VERSION) --all
 	rm -rf $(DKMS_SRC)
