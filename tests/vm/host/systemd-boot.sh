@@ -5,17 +5,24 @@
 # `make install` installs, /etc/remaptab naming the disks by
 # /dev/disk/by-id, an fstab line UUID=<fs uuid> for the ext4 that the main
 # disk carries, the monitor enabled, and Debian's prometheus-node-exporter.
-# Boot 1: the remap device is open and mounted by local-fs.target, the raw
-# disk is hidden (not mounted, no by-uuid link, udisks/LVM flags), the
-# monitor runs; blocks of a file are remapped, then the hook has run, the
-# journal has the lines and node-exporter's /metrics the counts; then an
-# unclean power-off (sysrq o). Boot 2: the device comes back with the same
-# remaps and the file's bytes.
+# Every boot: the remap device is open and mounted by local-fs.target, the
+# raw disk is hidden (not mounted, no by-uuid link, udisks/LVM flags), the
+# monitor runs.
+# Boot 1, sound disk: a file is written and its sectors recorded.
+# Boot 2, the main disk fails as a bad disk does (QEMU blkdebug: EIO from
+# virtio-blk for every sector of blocks 2-5 of the file, and for writes to
+# block 9): reading the file fails with EIO on exactly those blocks, which
+# become pending; the hook, the journal and node-exporter's /metrics show
+# them. Rewriting blocks 2-9 in place remaps the 5 bad blocks (pending 0),
+# shown again by hook, journal and metrics, and the file reads back its new
+# bytes. Then an unclean power-off (sysrq o), without sync.
+# Boot 3, the disk still bad: the same remaps, the file's new bytes.
 #
 # Host mode (no arguments): run by tests/run-all. Guest mode ("guest N"):
 # run by the dmr-test.service unit the initramfs writes.
 set -uo pipefail
 
+# shellcheck disable=SC2317 # helpers called through check and wait_for
 if [ "${1:-}" = guest ]; then
 	boot=$2
 	W=$3
@@ -38,6 +45,27 @@ if [ "${1:-}" = guest ]; then
 		fail "$d (not within 60 s)"
 		return 1
 	}
+	# sorted sectors that the hook got in DM_REMAP_SECTORS for event $1
+	hook_sectors() {
+		sed -n "s/.*DM_REMAP_EVENT=$1 .*DM_REMAP_SECTORS=\([0-9 ]*\) DM_REMAP_SPARE_FREE=.*/\1/p" \
+			"$W/hook.log" | tr ' ' '\n' | grep . | sort -nu | tr '\n' ' '
+	}
+	hook_saw() { test "$(hook_sectors "$1")" = "$2"; }
+	# sorted sectors that `list` shows pending ($1 = pending) or remapped
+	listed() {
+		dmsetup message data 0 list |
+			awk -v p="$1" 'NR > 1 && (($3 == "pending") == (p == "pending")) { print $1 }' |
+			sort -n | tr '\n' ' '
+	}
+	# (grep reads all its input: pipefail and a writer killed by SIGPIPE)
+	journal_has() { journalctl -b -u dm-remap-monitor -o cat | grep -F "$1" >/dev/null; }
+	metric() {
+		curl -sf http://127.0.0.1:9100/metrics | grep -x "dm_remap_$1{device=\"data\"} $2" >/dev/null
+	}
+	not() { ! "$@"; }
+	# one 4 KiB block of the file, O_DIRECT: fails on an unreadable block
+	read_block() { dd if=/srv/data/file of=/tmp/b bs=4096 skip="$1" count=1 iflag=direct status=none; }
+	block_reads() { read_block "$1" && cmp -s -n 4096 -i $(($1 * 4096)):0 "$W/orig" /tmp/b; }
 	fsuuid=$(cat "$W/fsuuid")
 	main=/dev/disk/by-id/virtio-remapmain
 
@@ -62,47 +90,123 @@ if [ "${1:-}" = guest ]; then
 	check "monitor active" systemctl is-active dm-remap-monitor.service
 	wait_for "node-exporter serves /metrics" sh -c "curl -sf http://127.0.0.1:9100/metrics >/tmp/m0"
 
-	if [ "$boot" = 1 ]; then
+	case $boot in
+	1)
+		check "metrics: 0 remapped at start" grep -q '^dm_remap_remapped_blocks{device="data"} 0$' /tmp/m0
 		head -c 1048576 /dev/urandom >/srv/data/file
 		sync -f /srv/data/file
-		sha256sum </srv/data/file >"$W/sum"
-		check "metrics: 0 remapped at start" grep -q '^dm_remap_remapped_blocks{device="data"} 0$' /tmp/m0
-		# the file's first physical extent: the blocks to remap
-		start=$(filefrag -v -b512 /srv/data/file | awk '$1 == "0:" { sub(/\.\..*/, "", $4); print $4 }')
-		check "file extent found ($start)" test -n "$start"
-		out=$(dmsetup message data 0 remap "$start" 64)
-		check "remap of 8 blocks of the file: $out" grep -q 'remapped=8' <<<"$out"
+		cp /srv/data/file "$W/orig"
+		# The file's first extent (512-byte sectors of the device, which
+		# are those of the main disk): its blocks 2-5 will fail reads
+		# and writes, block 9 writes only.
+		ext=$(filefrag -v -b512 /srv/data/file |
+			sed -n 's/^ *0: *\([0-9]*\)\.\. *[0-9]*: *\([0-9]*\)\.\. *[0-9]*: *\([0-9]*\):.*/\1 \2 \3/p')
+		read -r lstart start len <<<"$ext"
+		if [ "${lstart:-x}" = 0 ] && [ "${len:-0}" -ge 80 ]; then
+			ok "file extent found (sector $start, $len sectors)"
+			echo $((start + 16)) $((start + 24)) $((start + 32)) $((start + 40)) >"$W/rsect"
+			echo $((start + 72)) >"$W/wsect"
+		else
+			fail "file extent found: '$ext'"
+		fi
+		echo "DMR-DONE" >>"$R"
+		systemctl poweroff
+		;;
+	2)
+		rs=$(cat "$W/rsect")
+		ws=$(cat "$W/wsect")
+		all=$(echo "$rs $ws" | tr ' ' '\n' | sort -n | tr '\n' ' ')
+		rs=$(echo "$rs" | tr ' ' '\n' | sort -n | tr '\n' ' ')
+		disk=$(basename "$(realpath $main)")
+		check "nothing remapped or pending before the file is read" \
+			sh -c "dmsetup status data | grep -q ' remaps=0 pending=0 health=ok '"
+
+		echo 3 >/proc/sys/vm/drop_caches
+		err=$(cat /srv/data/file 2>&1 >/dev/null)
+		r=$?
+		check "reading the file fails (exit $r): $err" \
+			test "$r" -ne 0 -a -n "$(grep 'Input/output error' <<<"$err")"
+		for b in 0 1 2 3 4 5 6 7 8 9; do
+			case $b in
+			[2-5]) check "block $b of the file is unreadable (EIO)" not read_block $b ;;
+			*) check "block $b of the file reads its bytes" block_reads $b ;;
+			esac
+		done
+		for s in $rs; do
+			check "the main disk returned EIO: kernel log has $disk sector $s" \
+				sh -c "dmesg | grep -q 'I/O error, dev $disk, sector $s '"
+		done
+		check "status: 4 pending, 0 remapped" sh -c "dmsetup status data | grep -q ' remaps=0 pending=4 health=degraded '"
+		check "list: the 4 unreadable blocks pending ($rs)" test "$(listed pending)" = "$rs"
 		wait_for "hook ran for the health change" grep -q 'DM_REMAP_EVENT=health.*DM_REMAP_HEALTH=degraded' "$W/hook.log"
-		wait_for "hook ran for the remaps with sector $start" grep -q "DM_REMAP_EVENT=remap.*DM_REMAP_SECTORS=$start " "$W/hook.log"
-		check "journal: health change" sh -c "journalctl -b -u dm-remap-monitor -o cat | grep -q 'data: health ok -> degraded'"
-		check "journal: remapped sector" sh -c "journalctl -b -u dm-remap-monitor -o cat | grep -q 'data: sector $start remapped'"
-		wait_for "node-exporter /metrics: 8 remapped" sh -c \
-			"curl -sf http://127.0.0.1:9100/metrics | grep -q '^dm_remap_remapped_blocks{device=\"data\"} 8\$'"
-		curl -sf http://127.0.0.1:9100/metrics | grep '^dm_remap_' >"$W/metrics1"
-		check "node-exporter /metrics: health degraded" grep -q '^dm_remap_health{device="data",state="degraded"} 1$' "$W/metrics1"
-		dmsetup message data 0 list >"$W/list1"
-		check "file reads back" sh -c "echo 3 >/proc/sys/vm/drop_caches; sha256sum </srv/data/file | cmp -s - '$W/sum'"
-		journalctl -b -u dm-remap-monitor -o cat >"$W/journal1" 2>&1
-		sync
+		wait_for "hook ran with DM_REMAP_EVENT=pending for sectors $rs" hook_saw pending "$rs"
+		check "hook: no remap event yet" test -z "$(hook_sectors remap)"
+		check "journal: health change" journal_has "data: health ok -> degraded"
+		for s in $rs; do
+			wait_for "journal: sector $s pending" journal_has "data: sector $s unreadable: pending until a whole-block write"
+		done
+		wait_for "node-exporter /metrics: 4 pending" metric pending_blocks 4
+		check "node-exporter /metrics: 0 remapped" metric remapped_blocks 0
+		curl -sf http://127.0.0.1:9100/metrics | grep '^dm_remap_' >"$W/metrics2-pending"
+
+		# A user's fix: rewrite the lost blocks (2-5) and their
+		# neighbours up to block 9 in place, whole blocks, new bytes.
+		head -c $((8 * 4096)) /dev/urandom >"$W/new"
+		cp "$W/orig" "$W/expect"
+		dd if="$W/new" of="$W/expect" bs=4096 seek=2 conv=notrunc status=none
+		check "rewrite of blocks 2-9 in place (O_DIRECT) succeeds" \
+			dd if="$W/new" of=/srv/data/file bs=4096 seek=2 count=8 conv=notrunc oflag=direct status=none
+		for s in $ws; do
+			check "the main disk refused the write: kernel log has $disk sector $s" \
+				sh -c "dmesg | grep -q 'I/O error, dev $disk, sector $s '"
+		done
+		check "status: 5 remapped, 0 pending" sh -c "dmsetup status data | grep -q ' remaps=5 pending=0 health=degraded '"
+		check "list: the 5 bad blocks remapped ($all)" test "$(listed remapped)" = "$all"
+		check "list: nothing pending" test -z "$(listed pending)"
+		wait_for "hook ran with DM_REMAP_EVENT=remap for sectors $all" hook_saw remap "$all"
+		for s in $all; do
+			wait_for "journal: sector $s remapped" journal_has "data: sector $s remapped to the spare area"
+		done
+		wait_for "node-exporter /metrics: 5 remapped" metric remapped_blocks 5
+		wait_for "node-exporter /metrics: 0 pending" metric pending_blocks 0
+		curl -sf http://127.0.0.1:9100/metrics | grep '^dm_remap_' >"$W/metrics2"
+		check "node-exporter /metrics: health degraded" grep -q '^dm_remap_health{device="data",state="degraded"} 1$' "$W/metrics2"
+		check "node-exporter /metrics: read and write errors counted" \
+			sh -c "grep -q '^dm_remap_read_errors_total{device=\"data\"} [1-9]' '$W/metrics2' &&
+			       grep -q '^dm_remap_write_errors_total{device=\"data\"} [1-9]' '$W/metrics2'"
+		echo 3 >/proc/sys/vm/drop_caches
+		check "the whole file reads back with the new blocks" cmp -s /srv/data/file "$W/expect"
+		dmsetup message data 0 list >"$W/list2"
+		journalctl -b -u dm-remap-monitor -o cat >"$W/journal2" 2>&1
+		echo "DMR-DONE" >>"$R"
+		# no sync: the O_DIRECT rewrite was acknowledged, so it is durable
 		echo "unclean power-off" >/dev/ttyS0
 		echo 1 >/proc/sys/kernel/sysrq
 		echo o >/proc/sysrq-trigger
-	else
-		dmsetup message data 0 list >/tmp/list2
-		check "boot 2: same remaps listed" cmp -s /tmp/list2 "$W/list1"
-		check "boot 2: file identical" sh -c "sha256sum </srv/data/file | cmp -s - '$W/sum'"
-		check "boot 2: health degraded" sh -c "dmsetup status data | grep -q health=degraded"
-		wait_for "boot 2: node-exporter /metrics: 8 remapped" sh -c \
-			"curl -sf http://127.0.0.1:9100/metrics | grep -q '^dm_remap_remapped_blocks{device=\"data\"} 8\$'"
-		check "boot 2: dm-remap-tool status" sh -c "dm-remap-tool status data | grep -q 'data: health degraded, 8 remapped'"
+		;;
+	3)
+		rs=$(cat "$W/rsect")
+		dmsetup message data 0 list >/tmp/list3
+		check "boot 3: same remaps listed" cmp -s /tmp/list3 "$W/list2"
+		check "boot 3: status 5 remapped, 0 pending" \
+			sh -c "dmsetup status data | grep -q ' remaps=5 pending=0 health=degraded '"
+		check "boot 3: file identical (new blocks 2-9)" cmp -s /srv/data/file "$W/expect"
+		for s in $rs; do
+			check "boot 3: the raw disk still fails reads at sector $s" \
+				not dd if=$main of=/dev/null bs=512 skip="$s" count=8 iflag=direct status=none
+		done
+		wait_for "boot 3: node-exporter /metrics: 5 remapped" metric remapped_blocks 5
+		check "boot 3: node-exporter /metrics: 0 pending" metric pending_blocks 0
+		check "boot 3: dm-remap-tool status" sh -c "dm-remap-tool status data | grep -q 'data: health degraded, 5 remapped, 0 pending'"
 		echo "DMR-DONE" >>"$R"
 		systemctl poweroff
-	fi
+		;;
+	esac
 	exit 0
 fi
 
 top=$(cd "$(dirname "$0")/../../.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 kver=${KVER:-$(tests/kver)}
 W=$top/build/vm/systemd-boot
 rm -rf "$W"
@@ -196,8 +300,41 @@ EOF
 chmod +x "$W/stage/init"
 (cd "$W/stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$W/initrd.img"
 
+# blkdebug rules that make every sector of the 4 KiB blocks at $@ fail
+# with EIO (iotype: "write" for write errors only, "" for reads and writes).
+# The raw format driver raises read_aio/write_aio before each request, and
+# an event arms only the rules registered for it: register each rule for
+# both events, so it is armed whichever request came last.
+blkdebug_rules() {
+	local iotype=$1 ev s k
+	shift
+	for ev in read_aio write_aio; do
+		for s in "$@"; do
+			for ((k = 0; k < 8; k++)); do
+				printf '[inject-error]\nevent = "%s"\nerrno = "5"\nsector = "%s"\nonce = "off"\n' \
+					"$ev" $((s + k))
+				[ -n "$iotype" ] && printf 'iotype = "%s"\n' "$iotype"
+				echo
+			done
+		done
+	done
+}
+
+# Boot 1 writes the file on a sound disk and records its sectors; boots 2
+# and 3 run with those blocks of the main disk failing as a bad disk's do.
 rc=0
-for boot in 1 2; do
+main_drive="file=$W/main.img"
+for boot in 1 2 3; do
+	if [ "$boot" = 2 ]; then
+		if [ ! -s "$W/rsect" ] || [ ! -s "$W/wsect" ]; then
+			echo "FAIL: boot 1 recorded no sectors of the file"
+			rc=1
+			break
+		fi
+		# shellcheck disable=SC2046 # lists of sectors
+		{ blkdebug_rules "" $(cat "$W/rsect"); blkdebug_rules write $(cat "$W/wsect"); } >"$W/blkdebug.conf"
+		main_drive="file=blkdebug:$W/blkdebug.conf:$W/main.img"
+	fi
 	log=$W/logs/console-$boot.log
 	timeout -k 5 900 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
 		-nographic -no-reboot -kernel "/boot/vmlinuz-$kver" -initrd "$W/initrd.img" \
@@ -206,7 +343,7 @@ for boot in 1 2; do
 		-device virtio-9p-pci,fsdev=r,mount_tag=hostroot \
 		-fsdev "local,id=p,path=$top,security_model=none,multidevs=remap" \
 		-device virtio-9p-pci,fsdev=p,mount_tag=checkout \
-		-drive "file=$W/main.img,format=raw,if=none,id=d0,cache=writeback" \
+		-drive "$main_drive,format=raw,if=none,id=d0,cache=writeback" \
 		-device virtio-blk-pci,drive=d0,serial=remapmain \
 		-drive "file=$W/spare.img,format=raw,if=none,id=d1,cache=writeback" \
 		-device virtio-blk-pci,drive=d1,serial=remapspare \
@@ -221,13 +358,13 @@ for boot in 1 2; do
 	fi
 	grep '^FAIL' "$r" && rc=1
 	echo "boot $boot: $n checks passed"
+	grep -q DMR-DONE "$r" || { echo "FAIL: boot $boot did not finish"; rc=1; }
 	if grep -E -q 'WARNING:|BUG:|Oops|Call Trace|blocked for more than' "$log"; then
 		echo "FAIL: boot $boot: kernel report on the console"
 		grep -E 'WARNING:|BUG:|Oops|Call Trace|blocked for more than' "$log" | head
 		rc=1
 	fi
 done
-[ $rc = 0 ] && ! grep -q DMR-DONE "$W/boot2.log" && { echo "FAIL: boot 2 did not finish"; rc=1; }
 [ $rc = 0 ] && rm -f "$W/main.img" "$W/spare.img"
 echo "systemd-boot: $([ $rc = 0 ] && echo PASS || echo FAIL)"
 exit $rc
