@@ -8,7 +8,7 @@ pkgs=(
 	qemu-system-x86 qemu-utils busybox-static cpio kmod dmsetup
 	libdevmapper-dev libblkid-dev fio liburcu-dev bpftrace linux-perf sparse clang
 	llvm libclang-rt-14-dev gnuplot-nox python3 xz-utils prometheus-node-exporter curl
-	dkms
+	dkms lvm2
 )
 quiet=0
 [ "${1:-}" = --quiet ] && quiet=1
