@@ -4,15 +4,26 @@
 #   make            module (against KDIR) and userspace tools
 #   make deps       install every Debian package the project needs
 #   make check      all userspace and VM tests; ends with "N passed, N failed"
+#                   (VM cases on 6.1, a set on 6.12; KERNELS="6.1 6.12": all
+#                   on both)
 #   make demo       boot the VM and show a remap device at work
 #   make bench      fio/perf benchmark suite in the VM (bench/README.md)
+#                   (KVER=6.12 to build for and boot Debian's 6.12 kernel)
 #   make lint       sparse + checkpatch --strict over src/ and include/
 #   make torture DURATION=<s> [SEED=<n>] [THREADS=<n>] [TORTURE_ARGS=...]
 #                   the concurrency torture case for longer (one VM)
 
-# The Debian kernel the VM boots; the host's running kernel if it has headers.
-KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
+# The kernel the module is built for and the VM boots (make bench, demo,
+# torture): the host's running kernel if it has headers (a host building for
+# itself), else Debian 12's 6.1 (tests/kver). KVER=6.12 (or 6.1, or a full
+# release such as 6.12.118+deb12-amd64) chooses; installing another kernel
+# changes nothing. make check takes its kernels from KERNELS (tests/run-all).
+ifeq ($(KVER),)
+KVER := $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
 	else tests/kver; fi)
+else
+override KVER := $(shell tests/kver $(KVER) || echo $(KVER))
+endif
 KDIR ?= /lib/modules/$(KVER)/build
 CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-6.1/scripts/checkpatch.pl) \
 	build/linux-source/scripts/checkpatch.pl)
@@ -21,12 +32,23 @@ KERNEL_LINT := $(filter-out include/dm-remap/user-shim.h,$(KERNEL_SOURCES))
 
 export KVER
 
-.PHONY: all module module-notrace userspace deps check demo bench lint clean torture
+.PHONY: all module module-kver module-notrace userspace deps check demo bench lint clean torture
 
 all: module userspace
 
 module:
+	@echo "module: dm-remap.ko for kernel $(KVER) ($(KDIR))"
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+# The module for kernel KVER in build/kmod/$(KVER)/, leaving ./dm-remap.ko
+# as it is: tests/run-all builds one for each kernel of KERNELS but the
+# first, and run-vm gives the guest the one whose version it boots.
+module-kver:
+	@echo "module: build/kmod/$(KVER)/dm-remap.ko for kernel $(KVER) ($(KDIR))"
+	mkdir -p build/kmod/$(KVER)/src
+	cp -p Kbuild build/kmod/$(KVER)/ && cp -p src/*.[ch] build/kmod/$(KVER)/src/
+	cp -pr include build/kmod/$(KVER)/
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/kmod/$(KVER) W=1 modules
 
 # The module with its tracepoints compiled out, in build/notrace/ (for the
 # tracecost part of bench/run-bench).

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash tests/deps.sh --quiet
 make -s all >build-demo.log 2>&1 || { cat build-demo.log; exit 1; }
 rm -f build-demo.log
-echo "== booting the test VM (TCG; about a minute)"
+echo "== booting the test VM (kernel $(tests/kver "${KVER:-}"), TCG; about a minute)"
 start=$SECONDS
 rc=0
 tests/vm/run-vm --name make-demo --timeout 900 tests/vm/demo-guest.sh 2>build/demo-run-vm.log || rc=$?

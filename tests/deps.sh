@@ -3,8 +3,11 @@
 # benchmark; idempotent, and silent when everything is already there.
 set -euo pipefail
 
+# The kernels the VM tests boot, with their matching headers, by package
+# name: Debian 12's 6.1 (linux-image-amd64) and 6.12 (tests/kver).
+mapfile -t kernel_pkgs < <("$(dirname "$0")/kver" --packages | tr ' ' '\n')
 pkgs=(
-	build-essential linux-image-amd64 linux-headers-amd64 linux-source-6.1
+	build-essential "${kernel_pkgs[@]}" linux-source-6.1
 	qemu-system-x86 qemu-utils busybox-static cpio kmod dmsetup
 	libdevmapper-dev libblkid-dev fio liburcu-dev bpftrace linux-perf sparse clang
 	llvm libclang-rt-14-dev gnuplot-nox python3 xz-utils prometheus-node-exporter curl
@@ -36,7 +39,6 @@ if [ ! -f /usr/src/linux-source-6.1/scripts/checkpatch.pl ]; then
 		linux-source-6.1/include linux-source-6.1/Documentation/dev-tools
 fi
 
-if ! "$(dirname "$0")/kver" >/dev/null; then
-	echo "deps: no kernel with matching image and headers installed" >&2
-	exit 1
-fi
+for k in $("$(dirname "$0")/kver" --list); do
+	"$(dirname "$0")/kver" "$k" >/dev/null || exit 1
+done

@@ -84,7 +84,7 @@ else
 	fail "initramfs hook: $(tail -n 5 "$OUT/hook.log")"
 fi
 (cd "$img" && find . | sed 's|^\./||') >/tmp/initrd.list
-for f in 'updates/dm-remap.ko$' 'kernel/drivers/md/dm-bufio.ko$' 'lib/crc32c.ko$\|libcrc32c.ko$' \
+for f in 'updates/dm-remap.ko$' "kernel/drivers/md/dm-bufio$KO_RE" "\(lib/crc32c\|libcrc32c\)$KO_RE" \
 	'usr/local/sbin/dm-remap-tool$' 'libdevmapper.so' 'libblkid.so' '^etc/remaptab$' \
 	'rules.d/61-dm-remap.rules$'; do
 	check "initramfs has $f" grep -q "$f" /tmp/initrd.list

@@ -14,7 +14,7 @@ set -euo pipefail
 if [ "${1:-}" = guest ]; then
 	boot=$2
 	. tests/vm/lib.sh
-	W=$TOP/build/vm/persist-reboot
+	W=$TOP/build/vm/persist-reboot-$(uname -r)
 	load_module
 	L=$(sectors /dev/vda)
 	SL=$(sectors /dev/vdb)
@@ -68,7 +68,12 @@ fi
 
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$top"
-W=build/vm/persist-reboot
+# The kernel KVER names (tests/kver; tests/run-all sets it): run-vm boots
+# it, and its work and log directories are its own.
+KVER=$(tests/kver "${KVER:-}") || exit 1
+export KVER
+W=build/vm/persist-reboot-$KVER
+logs=${DMR_VM_LOGS:-build/vm-logs}
 rm -rf "$W"
 mkdir -p "$W"
 truncate -s 64M "$W/main.img"
@@ -78,10 +83,10 @@ for boot in 1 2; do
 	if tests/vm/run-vm --timeout 600 --name "persist-reboot-$boot" \
 		--disk "$W/main.img" --disk "$W/spare.img" \
 		tests/vm/host/persist-reboot.sh guest "$boot"; then
-		echo "PASS: boot $boot ($(grep -c '^ok:' "build/vm-logs/persist-reboot-$boot/console.log") checks)"
+		echo "PASS: boot $boot ($(grep -c '^ok:' "$logs/persist-reboot-$boot/console.log") checks)"
 	else
-		echo "FAIL: boot $boot (log: build/vm-logs/persist-reboot-$boot/console.log)"
-		grep -E '^FAIL|run-vm|DMR-RESULT' "build/vm-logs/persist-reboot-$boot/console.log" || true
+		echo "FAIL: boot $boot (log: $logs/persist-reboot-$boot/console.log)"
+		grep -E '^FAIL|run-vm|DMR-RESULT' "$logs/persist-reboot-$boot/console.log" || true
 		rc=1
 		break
 	fi

@@ -207,8 +207,12 @@ fi
 
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$top" || exit 1
-kver=${KVER:-$(tests/kver)}
-W=$top/build/vm/systemd-boot
+# The kernel KVER names (tests/kver; tests/run-all sets it), with the
+# module built for it.
+kver=$(tests/kver "${KVER:-}") || exit 1
+remap_ko=$(tests/kmod "$kver") || exit 1
+echo "systemd-boot: kernel $kver, module $remap_ko"
+W=$top/build/vm/systemd-boot-$kver
 rm -rf "$W"
 mkdir -p "$W/stage/bin" "$W/stage/lib/modules" "$W/logs"
 command -v prometheus-node-exporter >/dev/null ||
@@ -272,7 +276,7 @@ while read -r ko; do
 	esac
 	echo "/lib/modules/$b" >>"$W/stage/modules.order"
 done <"$W/mods"
-cp dm-remap.ko "$W/stage/lib/modules/"
+cp "$remap_ko" "$W/stage/lib/modules/"
 echo /lib/modules/dm-remap.ko >>"$W/stage/modules.order"
 cat >"$W/stage/init" <<EOF
 #!/bin/busybox sh

@@ -12,3 +12,8 @@ load_module() {
 unload_module() {
 	rmmod dm_remap
 }
+
+# KO_RE: the end of a kernel module's file name, for grep: Debian's 6.12
+# kernel ships its modules xz-compressed (CONFIG_MODULE_COMPRESS_XZ,
+# dm-bufio.ko.xz), 6.1's uncompressed (dm-bufio.ko).
+KO_RE='\.ko\(\.xz\|\.zst\|\.gz\)\?$'
