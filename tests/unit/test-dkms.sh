@@ -21,7 +21,7 @@ check() {
 }
 
 command -v dkms >/dev/null || { echo "SKIP: no dkms (make deps)"; exit 77; }
-kver=${KVER:-$("$top/tests/kver")}
+kver=$("$top/tests/kver" "${KVER:-}") || exit 1
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")
 D=$T/root
 ko=$D/lib/modules/$kver/updates/dkms/dm-remap.ko
