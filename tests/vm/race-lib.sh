@@ -6,6 +6,7 @@
 # its part. Sleeps only bound the waiting loops.
 
 # wait_until SECONDS CMD...: poll CMD until it succeeds (0) or SECONDS pass (1).
+# CMD runs again on each poll: give it a predicate, never a "$(...)" value.
 wait_until() {
 	local end=$(($(date +%s) + $1))
 	shift
@@ -94,6 +95,13 @@ parked() {
 	[ "$2" = W ] && col=5
 	dmsetup status "$1" | awk -v c=$col '{ n += $c } END { print n + 0 }'
 }
+
+# parked_at_least NAME R|W N: a wait_until predicate (evaluated on each poll;
+# a "$(parked ...)" argument would be expanded once, at the call).
+parked_at_least() { [ "$(parked "$1" "$2")" -ge "$3" ]; }
+
+# field_above NAME FIELD FROM: the status field is above FROM (a predicate).
+field_above() { [ "$(status_field "$1" "$2")" -gt "$3" ]; }
 
 # sectors_read DEV: sectors read from block device DEV since boot.
 sectors_read() { awk '{ print $3 }' "/sys/block/${1##*/}/stat"; }

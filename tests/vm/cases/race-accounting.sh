@@ -84,7 +84,7 @@ w0=$(status_field r2 writes)
 put "$DEV" $P /tmp/p-new &
 JW=$!
 check "2: the whole-block write of pending block $P is held" \
-	wait_until 60 test "$(status_field r2 writes)" -gt "$w0"
+	wait_until 60 field_above r2 writes "$w0"
 r0=$(err_count r2 R)
 get "$DEV" $Q /tmp/q-read &
 JR=$!

@@ -76,10 +76,10 @@ dm_switch dmain1 "$(delay_table /dev/mapper/fmain1 "$ML" 0 $D)"
 put "$DEV" $X /tmp/x-b 4 4 &
 PB=$!
 check "2: write B (sectors 4-7) is in flight to main, parked in dm-delay" \
-	wait_until 60 test "$(parked dmain1 W)" -ge 1
+	wait_until 60 parked_at_least dmain1 W 1
 kick "$DEV"
 # The round's retry of A is parked behind B: the round took its list first.
-if wait_until 60 test "$(parked dmain1 W)" -ge 2; then
+if wait_until 60 parked_at_least dmain1 W 2; then
 	log "2: the round started while write B was still in flight"
 else
 	log "2: did not see the round's retry parked next to write B"
