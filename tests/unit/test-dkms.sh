@@ -6,19 +6,8 @@
 # the kernel's headers and installs it with the tool, units and rules;
 # `make dkms-uninstall` removes the module and the source again.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-pass=0
-fail=0
-ok() { echo "PASS: $1"; pass=$((pass + 1)); }
-ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
-check() {
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else ko "$d"; fi
-}
+# shellcheck source=tests/unit/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 command -v dkms >/dev/null || { echo "SKIP: no dkms (make deps)"; exit 77; }
 kver=$("$top/tests/kver" "${KVER:-}") || exit 1
@@ -65,5 +54,4 @@ check "dkms status: nothing left" test -z "$(dk status -m dm-remap 2>/dev/null)"
 check "nothing of the host touched" test "$(ls -d /var/lib/dkms/dm-remap /usr/src/dm-remap-* \
 	/lib/modules/*/updates/dkms/dm-remap.ko 2>/dev/null)" = "$system_before"
 
-echo "dkms tests: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish "dkms"

@@ -7,19 +7,8 @@
 # of its options; `systemd-analyze verify` accepts every unit; a remaptab
 # with an error still gets units for its good lines and a failing exit.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-pass=0
-fail=0
-ok() { echo "PASS: $1"; pass=$((pass + 1)); }
-ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
-check() {
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else ko "$d"; fi
-}
+# shellcheck source=tests/unit/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # 1. install into a DESTDIR, as a package would (PREFIX=/usr).
 make -s -C "$top/tools" install DESTDIR="$T/root" PREFIX=/usr >"$T/install.log" 2>&1 ||
@@ -112,5 +101,4 @@ SYSTEMD_REMAPTAB=$T/none "$gen" "$T/gen3" "$T/early" "$T/late"
 check "generator: no remaptab, exit 0" test $? = 0
 check "generator: no remaptab, no units" test -z "$(ls -A "$T/gen3")"
 
-echo "host unit tests: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish "host unit"
