@@ -2,6 +2,7 @@
 # shellcheck shell=bash
 # What the shell unit tests share: $top, a scratch dir $T removed at exit,
 # and the tally (ok, ko, check, finish). Sourced after `set -u`.
+# shellcheck disable=SC2034 # used by the tests that source this
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT

@@ -51,6 +51,15 @@ if [ "${1:-}" = guest ]; then
 			"$W/hook.log" | tr ' ' '\n' | grep . | sort -nu | tr '\n' ' '
 	}
 	hook_saw() { test "$(hook_sectors "$1")" = "$2"; }
+	# disk_errors WHAT SECTORS: the kernel logged an I/O error of the main
+	# disk ($disk) at each of SECTORS.
+	disk_errors() {
+		local s
+		for s in $2; do
+			check "the main disk $1: kernel log has $disk sector $s" \
+				sh -c "dmesg | grep -q 'I/O error, dev $disk, sector $s '"
+		done
+	}
 	# sorted sectors that `list` shows pending ($1 = pending) or remapped
 	listed() {
 		dmsetup message data 0 list |
@@ -132,10 +141,7 @@ if [ "${1:-}" = guest ]; then
 			*) check "block $b of the file reads its bytes" block_reads $b ;;
 			esac
 		done
-		for s in $rs; do
-			check "the main disk returned EIO: kernel log has $disk sector $s" \
-				sh -c "dmesg | grep -q 'I/O error, dev $disk, sector $s '"
-		done
+		disk_errors "returned EIO" "$rs"
 		check "status: 4 pending, 0 remapped" sh -c "dmsetup status data | grep -q ' remaps=0 pending=4 health=degraded '"
 		check "list: the 4 unreadable blocks pending ($rs)" test "$(listed pending)" = "$rs"
 		wait_for "hook ran for the health change" grep -q 'DM_REMAP_EVENT=health.*DM_REMAP_HEALTH=degraded' "$W/hook.log"
@@ -156,10 +162,7 @@ if [ "${1:-}" = guest ]; then
 		dd if="$W/new" of="$W/expect" bs=4096 seek=2 conv=notrunc status=none
 		check "rewrite of blocks 2-9 in place (O_DIRECT) succeeds" \
 			dd if="$W/new" of=/srv/data/file bs=4096 seek=2 count=8 conv=notrunc oflag=direct status=none
-		for s in $ws; do
-			check "the main disk refused the write: kernel log has $disk sector $s" \
-				sh -c "dmesg | grep -q 'I/O error, dev $disk, sector $s '"
-		done
+		disk_errors "refused the write" "$ws"
 		check "status: 5 remapped, 0 pending" sh -c "dmsetup status data | grep -q ' remaps=5 pending=0 health=degraded '"
 		check "list: the 5 bad blocks remapped ($all)" test "$(listed remapped)" = "$all"
 		check "list: nothing pending" test -z "$(listed pending)"
