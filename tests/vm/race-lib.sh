@@ -96,8 +96,7 @@ parked() {
 	dmsetup status "$1" | awk -v c=$col '{ n += $c } END { print n + 0 }'
 }
 
-# parked_at_least NAME R|W N: a wait_until predicate (evaluated on each poll;
-# a "$(parked ...)" argument would be expanded once, at the call).
+# parked_at_least NAME R|W N: NAME parks at least N bios (a predicate).
 parked_at_least() { [ "$(parked "$1" "$2")" -ge "$3" ]; }
 
 # field_above NAME FIELD FROM: the status field is above FROM (a predicate).
