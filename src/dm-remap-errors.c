@@ -92,8 +92,8 @@ static int item_retry(struct remap_c *rc, struct dmr_item *it)
  * Synchronous I/O, through dm-io, to sectors [@off, @off + @count) of a block
  * on main or of a spare slot; @buf holds the whole block.
  */
-static int block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
-		    unsigned int off, unsigned int count, void *buf)
+int dmr_block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
+		 unsigned int off, unsigned int count, void *buf)
 {
 	struct dm_io_region region = {
 		.bdev = spare ? rc->spare_dev->bdev : rc->main_dev->bdev,
@@ -194,17 +194,20 @@ static int cmp_item(const void *a, const void *b)
 }
 
 /*
- * Retry every item where its block is now. A write held for a pending block
- * that an earlier round has remapped meanwhile is retried like any other.
+ * Retry every item not yet done where its block is now; returns how many
+ * failed on main. A write held for a pending block that an earlier round
+ * has remapped meanwhile is retried like any other.
  */
-static void retry_items(struct remap_c *rc, struct dmr_item *items,
-			unsigned int n)
+static unsigned int retry_items(struct remap_c *rc, struct dmr_item *items,
+				unsigned int n)
 {
-	unsigned int i, t, tries;
+	unsigned int i, t, tries, failed = 0;
 
 	for (i = 0; i < n; i++) {
 		struct dmr_item *it = &items[i];
 
+		if (it->done)
+			continue;
 		if (it->held) {
 			u64 e = dmr_index_lookup(&rc->index, it->block);
 
@@ -220,7 +223,34 @@ static void retry_items(struct remap_c *rc, struct dmr_item *items,
 			}
 		}
 		it->bad = !it->done;
+		if (it->spare)
+			continue;
+		if (it->done)
+			rc->last_good = it->block;
+		else
+			failed++;
 	}
+	return failed;
+}
+
+/*
+ * A block that keeps failing is a media defect only while main answers
+ * elsewhere: a probe first, then one more try of what still fails, so that
+ * a device that came back between the retries and the probe is not taken
+ * for bad blocks. Returns false for an outage.
+ */
+static bool classify(struct remap_c *rc, struct dmr_item *items,
+		     unsigned int n, unsigned int failed, void *buf)
+{
+	if (!failed)
+		return true;
+	if (!dmr_main_answers(rc, buf)) {
+		dmr_main_down(rc);
+		return false;
+	}
+	dmr_main_up(rc);
+	retry_items(rc, items, n);
+	return true;
 }
 
 /* Mark in @covered the sectors of @fix's block that its held writes set. */
@@ -251,7 +281,7 @@ static int read_uncovered(struct remap_c *rc, unsigned long *covered,
 	for (s = 0; s < rc->geo.block_sectors; s += u) {
 		if (find_next_zero_bit(covered, s + u, s) >= s + u)
 			continue;
-		r = block_io(rc, REQ_OP_READ, spare, where, s, u, buf);
+		r = dmr_block_io(rc, REQ_OP_READ, spare, where, s, u, buf);
 		if (r)
 			return r;
 	}
@@ -277,7 +307,7 @@ static int fix_write(struct remap_c *rc, struct dmr_item *items,
 		bool from_spare = fix->old && !dmr_entry_pending(rc, fix->old);
 		u64 where = from_spare ? dmr_entry_slot(g, fix->old) : fix->block;
 
-		r = block_io(rc, REQ_OP_READ, from_spare, where, 0, bs, buf);
+		r = dmr_block_io(rc, REQ_OP_READ, from_spare, where, 0, bs, buf);
 		if (r)
 			r = read_uncovered(rc, covered, from_spare, where, buf);
 		if (r)
@@ -288,7 +318,7 @@ static int fix_write(struct remap_c *rc, struct dmr_item *items,
 			item_copy(&items[i], buf);
 
 	for (tries = 0; ; tries++) {
-		r = block_io(rc, REQ_OP_WRITE, true, fix->slot, 0, bs, buf);
+		r = dmr_block_io(rc, REQ_OP_WRITE, true, fix->slot, 0, bs, buf);
 		if (!r)
 			return 0;
 		/* Never reuse it; persisted with the round's commit. */
@@ -427,6 +457,92 @@ static void complete_items(struct remap_c *rc, struct dmr_item *items,
 }
 
 /*
+ * A read of a pending block succeeded (end_io, any context): the worker
+ * reads the whole block and, if all of it reads, takes it off the pending
+ * list. Only a hint: when the queue is full it is dropped, and a later
+ * read of the block asks again.
+ */
+void dmr_pending_readable(struct remap_c *rc, u64 block)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	spin_lock_irqsave(&rc->recheck_lock, flags);
+	for (i = 0; i < rc->nr_recheck && rc->recheck[i] != block; i++)
+		;
+	if (i == rc->nr_recheck && i < ARRAY_SIZE(rc->recheck))
+		rc->recheck[rc->nr_recheck++] = block;
+	spin_unlock_irqrestore(&rc->recheck_lock, flags);
+	queue_work(rc->wq, &rc->recheck_work);
+}
+
+/*
+ * Pending means "lives on main, unreadable": a block that reads whole again
+ * (the errors came from an outage, or the drive recovered the sector) only
+ * leaves the list and the table; no data moves, so no quiesce is needed.
+ */
+static void dmr_recheck_work(struct work_struct *ws)
+{
+	struct remap_c *rc = container_of(ws, struct remap_c, recheck_work);
+	u64 blocks[DMR_RECHECK_MAX];
+	s64 pos[DMR_RECHECK_MAX];
+	unsigned int i, n, k = 0, noio;
+	void *buf;
+	int r = 0;
+
+	spin_lock_irq(&rc->recheck_lock);
+	n = rc->nr_recheck;
+	memcpy(blocks, rc->recheck, n * sizeof(*blocks));
+	rc->nr_recheck = 0;
+	spin_unlock_irq(&rc->recheck_lock);
+	/* A suspended instance may be replaced: it must not commit. */
+	if (!n || READ_ONCE(rc->suspended) || rc->md.failed)
+		return;
+	noio = memalloc_noio_save();
+	buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
+	for (i = 0; buf && i < n; i++) {
+		u64 e = dmr_index_lookup(&rc->index, blocks[i]);
+
+		if (!e || !dmr_entry_pending(rc, e) ||
+		    dmr_block_io(rc, REQ_OP_READ, false, blocks[i], 0,
+				 rc->geo.block_sectors, buf))
+			continue;
+		mutex_lock(&rc->lock);
+		pos[k] = dmr_pending_remove(rc, blocks[i]);
+		mutex_unlock(&rc->lock);
+		if (pos[k] < 0) {
+			r = pos[k];
+			break;
+		}
+		blocks[k++] = blocks[i];
+	}
+	kfree(buf);
+	if (r)
+		dmr_md_discard(rc);
+	else if (k)
+		r = dmr_md_commit(rc);
+	mutex_lock(&rc->lock);
+	for (i = 0; i < k; i++) {
+		if (r) {
+			dmr_pending_restore(rc, pos[i], blocks[i]);
+			continue;
+		}
+		dmr_index_remove(&rc->index, blocks[i]);
+		rc->wstats.pending_readable++;
+		trace_dmr_remap(blocks[i], 0, true, "readable");
+	}
+	mutex_unlock(&rc->lock);
+	memalloc_noio_restore(noio);
+	dmr_update_health(rc);
+}
+
+void dmr_errors_init(struct remap_c *rc)
+{
+	spin_lock_init(&rc->recheck_lock);
+	INIT_WORK(&rc->recheck_work, dmr_recheck_work);
+}
+
+/*
  * One round over every held bio: retry, remap bad written blocks, mark
  * unreadable ones pending, commit once, then complete the bios.
  */
@@ -440,7 +556,10 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 	int r = 0;
 
 	items = make_items(rc, list, &n);
-	if (!items) {
+	buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
+	if (!items || !buf) {
+		kvfree(items);
+		kfree(buf);
 		struct dmr_io *io, *tmp;
 
 		llist_for_each_entry_safe(io, tmp, list, node) {
@@ -452,12 +571,12 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 		}
 		return;
 	}
-	retry_items(rc, items, n);
+	if (!classify(rc, items, n, retry_items(rc, items, n), buf))
+		goto complete;	/* an outage: the errors go up as they are */
 	sort(items, n, sizeof(*items), cmp_item, NULL);
 
 	fixes = kvcalloc(n, sizeof(*fixes), GFP_KERNEL);
-	buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
-	if (!fixes || !buf)
+	if (!fixes)
 		goto complete;
 
 	mutex_lock(&rc->lock);

@@ -570,6 +570,9 @@ int dmr_md_commit(struct remap_c *rc)
 fail:
 	dmr_md_failed(rc, "commit", r);
 out:
+	/* Callers undo a failed commit in memory: the queue must go too. */
+	if (r)
+		dmr_md_discard(rc);
 	trace_dmr_commit(gen, nr_dirty + 1, ktime_get_ns() - t0, r);
 	kvfree(dirty);
 	kfree(buf);

@@ -526,6 +526,11 @@ int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 				return DM_MAPIO_SUBMITTED;
 			}
 			if (e && dmr_entry_pending(rc, e)) {
+				if (bio_op(bio) == REQ_OP_READ) {
+					/* end_io: a read that works again clears it */
+					io->state = DMR_IO_PENDING_READ;
+					io->block = block;
+				}
 				if (!dmr_pending_full_write(rc, bio, sector))
 					goto to_main;	/* reads, partial writes */
 				rcu_read_unlock();
@@ -576,12 +581,19 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 	return dmr_map_bio(ti->private, bio);
 }
 
-/* Media errors on reads and writes are worth a retry and a remap. */
+/*
+ * What may be a media error on a read or a write is worth a retry and, if
+ * main answers elsewhere, a remap. Transport, timeout, offline, resource and
+ * again errors are about the path, not the medium, and pass through; so do
+ * the errors of read-ahead and fail-fast bios, whose submitters take a
+ * failure that may be transient and have their own fallback.
+ */
 static bool dmr_recoverable(struct remap_c *rc, struct bio *bio,
 			    blk_status_t error)
 {
 	return (error == BLK_STS_IOERR || error == BLK_STS_MEDIUM) &&
 	       (bio_op(bio) == REQ_OP_READ || bio_op(bio) == REQ_OP_WRITE) &&
+	       !(bio->bi_opf & (REQ_RAHEAD | REQ_FAILFAST_MASK)) &&
 	       READ_ONCE(rc->auto_remap);
 }
 
@@ -592,8 +604,13 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
 	bool write;
 
-	if (unlikely(io->state == DMR_IO_FINAL))
-		return DM_ENDIO_DONE;	/* completed by the worker */
+	if (unlikely(io->state != DMR_IO_MAPPED)) {
+		if (io->state == DMR_IO_FINAL)
+			return DM_ENDIO_DONE;	/* completed by the worker */
+		io->state = DMR_IO_MAPPED;	/* a read of a pending block */
+		if (!*error)
+			dmr_pending_readable(rc, io->block);
+	}
 	dmr_io_uncount(rc, io);
 	if (likely(!*error) || !io->iter.bi_size)
 		return DM_ENDIO_DONE;
@@ -671,6 +688,7 @@ static int remap_preresume(struct dm_target *ti)
 	}
 	WRITE_ONCE(rc->suspending, false);
 	WRITE_ONCE(rc->suspended, false);
+	dmr_avail_resume(rc);
 	return 0;
 }
 
@@ -929,7 +947,8 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 	unsigned int sz = 0;
 	struct dmr_stats s;
 
-	u64 live, rebuilds, batches;
+	struct dmr_work_stats ws;
+	u64 live, rebuilds;
 	size_t bytes;
 
 	dmr_stats_sum(rc, &s);
@@ -937,7 +956,7 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 	live = dmr_index_live(&rc->index);
 	bytes = dmr_index_bytes(&rc->index);
 	rebuilds = rc->index.rebuilds;
-	batches = rc->wstats.batches;
+	ws = rc->wstats;
 	mutex_unlock(&rc->lock);
 	DMEMIT("reads=%llu writes=%llu read_bytes=%llu write_bytes=%llu",
 	       s.reads, s.writes, s.read_bytes, s.write_bytes);
@@ -945,7 +964,9 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 	       s.spare_ios, s.splits, s.deferred);
 	DMEMIT(" read_errors=%llu write_errors=%llu", s.read_errors, s.write_errors);
 	DMEMIT(" remaps=%llu table_bytes=%zu table_rebuilds=%llu batches=%llu",
-	       live, bytes, rebuilds, batches);
+	       live, bytes, rebuilds, ws.batches);
+	DMEMIT(" outages=%llu outage_rounds=%llu pending_readable=%llu",
+	       ws.outages, ws.outage_rounds, ws.pending_readable);
 	return 1;
 }
 

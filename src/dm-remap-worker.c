@@ -393,6 +393,7 @@ static const char *const dmr_health_names[] = {
 	[DMR_HEALTH_SPARE_LOW] = "spare_low",
 	[DMR_HEALTH_SPARE_FULL] = "spare_full",
 	[DMR_HEALTH_METADATA_FAILED] = "metadata_failed",
+	[DMR_HEALTH_MAIN_UNAVAILABLE] = "main_unavailable",
 };
 
 const char *dmr_health_name(enum dmr_health h)
@@ -407,6 +408,8 @@ static enum dmr_health dmr_health_now(struct remap_c *rc)
 
 	if (rc->md.failed)
 		h = DMR_HEALTH_METADATA_FAILED;
+	else if (rc->main_down)
+		h = DMR_HEALTH_MAIN_UNAVAILABLE;
 	else if (used >= total)
 		h = DMR_HEALTH_SPARE_FULL;
 	else if ((total - used) * 100 < total * READ_ONCE(spare_low_percent.val))
@@ -527,6 +530,8 @@ int dmr_worker_init(struct remap_c *rc)
 		goto bad_kcopyd;
 	INIT_WORK(&rc->work, dmr_work);
 	INIT_DELAYED_WORK(&rc->err_work, dmr_err_work);
+	dmr_errors_init(rc);
+	dmr_avail_init(rc);
 	init_llist_head(&rc->requests);
 	init_llist_head(&rc->errors);
 	return 0;
@@ -543,6 +548,8 @@ bad:
 void dmr_worker_exit(struct remap_c *rc)
 {
 	cancel_delayed_work_sync(&rc->err_work);
+	dmr_avail_stop(rc);
+	cancel_work_sync(&rc->recheck_work);
 	destroy_workqueue(rc->wq);
 	dm_kcopyd_client_destroy(rc->kcopyd);
 	bioset_exit(&rc->bs);

@@ -24,6 +24,9 @@
 
 #define DM_MSG_PREFIX "remap"
 
+/* Pending blocks read successfully, queued for the worker to look at. */
+#define DMR_RECHECK_MAX 16
+
 /* An unsigned module parameter with its valid range (dmr_param_ops). */
 struct dmr_param {
 	unsigned int val;
@@ -59,6 +62,7 @@ enum dmr_io_state {
 	DMR_IO_HELD,		/* failed: the worker retries and fixes it */
 	DMR_IO_HELD_WRITE,	/* full write of a pending block: remap it */
 	DMR_IO_FINAL,		/* completed by the worker */
+	DMR_IO_PENDING_READ,	/* a read of a pending block, sent to main */
 };
 
 /* Per-bio data, written by the map path and read back after an error. */
@@ -83,6 +87,9 @@ struct dmr_work_stats {
 	u64 spare_full_errors;	/* bad blocks left unfixed: no spare */
 	u64 pending_full;	/* unreadable blocks not recorded: list full */
 	u64 migrating;		/* blocks in the batch being migrated */
+	u64 outages;		/* times main stopped answering */
+	u64 outage_rounds;	/* error rounds that found main down */
+	u64 pending_readable;	/* pending blocks that read again */
 };
 
 enum dmr_health {
@@ -91,6 +98,7 @@ enum dmr_health {
 	DMR_HEALTH_SPARE_LOW,	/* free spare below spare_low_percent */
 	DMR_HEALTH_SPARE_FULL,
 	DMR_HEALTH_METADATA_FAILED,
+	DMR_HEALTH_MAIN_UNAVAILABLE,	/* main does not answer at all */
 };
 
 /* A record change waiting for the next commit. */
@@ -170,6 +178,15 @@ struct remap_c {
 	enum dmr_health health;
 	u64 event_remaps;		/* remaps and pending at the last event */
 	u64 event_pending;
+	/* Main's availability (dm-remap-avail.c), worker-side. */
+	bool main_down;			/* it failed every probe */
+	u64 last_good;			/* the block of main that answered last */
+	struct delayed_work probe_work;	/* while down: does it answer again? */
+	/* Pending blocks a read found readable again, for the worker. */
+	spinlock_t recheck_lock;
+	unsigned int nr_recheck;
+	u64 recheck[DMR_RECHECK_MAX];
+	struct work_struct recheck_work;
 	struct mutex lock;		/* index writes vs list; wstats */
 };
 
@@ -262,8 +279,20 @@ int __must_check dmr_md_commit(struct remap_c *rc);
 void dmr_md_discard(struct remap_c *rc);
 void dmr_md_failed(struct remap_c *rc, const char *what, int r);
 
-/* dm-remap-errors.c (worker) */
+/* dm-remap-errors.c (worker; dmr_pending_readable from end_io) */
+void dmr_errors_init(struct remap_c *rc);
 void dmr_errors_round(struct remap_c *rc, struct llist_node *list);
+void dmr_pending_readable(struct remap_c *rc, u64 block);
+int dmr_block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
+		 unsigned int off, unsigned int count, void *buf);
+
+/* dm-remap-avail.c (worker) */
+void dmr_avail_init(struct remap_c *rc);
+void dmr_avail_resume(struct remap_c *rc);
+void dmr_avail_stop(struct remap_c *rc);
+bool dmr_main_answers(struct remap_c *rc, void *buf);
+void dmr_main_down(struct remap_c *rc);
+void dmr_main_up(struct remap_c *rc);
 
 static inline bool dmr_entry_pending(const struct remap_c *rc, u64 e)
 {

@@ -138,7 +138,8 @@ static int list_blocks(const char *name, uint64_t **out, size_t *n)
 static void write_metrics(void)
 {
 	static const char *const states[] = { "ok", "degraded", "spare_low",
-					      "spare_full", "metadata_failed" };
+					      "spare_full", "metadata_failed",
+					      "main_unavailable" };
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	FILE *f;
 	size_t i, s;

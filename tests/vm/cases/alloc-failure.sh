@@ -10,6 +10,9 @@
 #    pending record cannot be queued: if the write is acknowledged the data
 #    must be there, live and after re-create; if not, the block stays
 #    pending, and status agrees with list.
+# 3) A whole-block write to a bad block whose commit cannot allocate: the
+#    write fails, and the records it queued must not go out with a later
+#    commit (they would name a slot the block no longer has).
 # vm-timeout: 420
 . tests/vm/lib.sh
 . tests/vm/bpftrace.sh
@@ -117,6 +120,29 @@ check "2: the write without injection succeeds" put "$DEV" $P /tmp/p-new
 check "2: ... and reads back" eval 'get "$DEV" $P /tmp/p-got && cmp -s /tmp/p-new /tmp/p-got'
 consistent "2 rewritten"
 dd if=/tmp/p-new of="$M" bs=4096 seek=$P conv=notrunc status=none
+
+# --- 3: a commit that cannot allocate takes its queued records with it ---
+# The round undoes the remap in memory; records left queued would go out
+# with the next commit, naming a freed slot for the block.
+Q=400
+nullb_bad main0 + $((Q * 8 + 2)) $((Q * 8 + 2))
+pattern /tmp/q-new 3-q
+inject commit dmr_md_commit 1
+if put "$DEV" $Q /tmp/q-new; then W=acknowledged; else W=failed; fi
+log "3: whole-block write to bad block $Q, its commit cannot allocate: $W"
+injected commit
+check "3: that write failed (its remap was not committed)" test $W = failed
+check "3: block $Q is not remapped" test "$(dmr_query r0 $Q)" = main
+consistent "3"
+check "3: a commit message" dmsetup message r0 0 commit
+check "3: the write without injection succeeds" put "$DEV" $Q /tmp/q-new
+consistent "3 rewritten"
+dmsetup remove r0
+check "3: re-create loads the metadata" dmsetup create r0 --table "$TABLE"
+check "3: after re-create $Q reads back the acknowledged write" \
+	eval 'get "$DEV" $Q /tmp/q-got && cmp -s /tmp/q-new /tmp/q-got'
+consistent "3 re-created"
+dd if=/tmp/q-new of="$M" bs=4096 seek=$Q conv=notrunc status=none
 check "the whole device = model, only block $((B + 3)) fails" \
 	dmr_image check "$DEV" "$M" 4096 /tmp/eio
 dmsetup remove r0

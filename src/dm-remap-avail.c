@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Main-device availability: tells an outage from a media defect by reading
+ * blocks of main that are not known bad, and watches main while it is down.
+ * Runs in the worker; reads main, writes rc->main_down and rc->last_good.
+ */
+#include <linux/blkdev.h>
+#include <linux/slab.h>
+
+#include "dm-remap.h"
+
+/* Spread probe points: a cluster of bad sectors cannot cover them all. */
+#define DMR_PROBE_POINTS	4
+
+/* While main is down, how often to look whether it answers again (ms). */
+#define DMR_PROBE_MS		1000
+
+/* Read the first logical block of main block @block; true if it answered. */
+static bool probe_one(struct remap_c *rc, u64 block, void *buf)
+{
+	unsigned int lbs = bdev_logical_block_size(rc->main_dev->bdev);
+
+	/* Remapped or pending blocks of main may be bad: say nothing. */
+	if (block >= rc->geo.nr_blocks || dmr_index_lookup(&rc->index, block))
+		return false;
+	if (dmr_block_io(rc, REQ_OP_READ, false, block, 0, lbs >> SECTOR_SHIFT, buf))
+		return false;
+	rc->last_good = block;
+	return true;
+}
+
+/*
+ * Does main answer at all? A read of the block that last answered, then of
+ * blocks spread over the device: any success means it does. Each read is
+ * one logical block, so the cost of a probe on a healthy device is small.
+ */
+bool dmr_main_answers(struct remap_c *rc, void *buf)
+{
+	unsigned int i;
+
+	if (rc->last_good && probe_one(rc, rc->last_good, buf))
+		return true;
+	for (i = 0; i < DMR_PROBE_POINTS; i++)
+		if (probe_one(rc, div_u64(rc->geo.nr_blocks * i, DMR_PROBE_POINTS), buf))
+			return true;
+	return false;
+}
+
+/*
+ * Main failed the retries and every probe: an outage, not bad blocks. The
+ * health says so (an event) until a probe succeeds again.
+ */
+void dmr_main_down(struct remap_c *rc)
+{
+	rc->wstats.outage_rounds++;
+	if (rc->main_down)
+		return;
+	DMWARN("%s: main device does not answer: errors pass through, nothing is remapped",
+	       dm_table_device_name(rc->ti->table));
+	rc->main_down = true;
+	rc->wstats.outages++;
+	if (!READ_ONCE(rc->suspended))
+		queue_delayed_work(rc->wq, &rc->probe_work,
+				   msecs_to_jiffies(DMR_PROBE_MS));
+}
+
+/* Main answered (a probe or a retry): normal error handling again. */
+void dmr_main_up(struct remap_c *rc)
+{
+	if (!rc->main_down)
+		return;
+	DMINFO("%s: main device answers again", dm_table_device_name(rc->ti->table));
+	rc->main_down = false;
+}
+
+static void dmr_probe_work(struct work_struct *ws)
+{
+	struct remap_c *rc = container_of(to_delayed_work(ws), struct remap_c,
+					  probe_work);
+	unsigned int noio;
+	void *buf;
+
+	if (!rc->main_down || READ_ONCE(rc->suspended))
+		return;		/* resume queues it again */
+	noio = memalloc_noio_save();
+	buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
+	if (buf && dmr_main_answers(rc, buf)) {
+		dmr_main_up(rc);
+		dmr_update_health(rc);
+	} else {
+		queue_delayed_work(rc->wq, &rc->probe_work,
+				   msecs_to_jiffies(DMR_PROBE_MS));
+	}
+	kfree(buf);
+	memalloc_noio_restore(noio);
+}
+
+void dmr_avail_init(struct remap_c *rc)
+{
+	INIT_DELAYED_WORK(&rc->probe_work, dmr_probe_work);
+}
+
+/* Resume: keep watching a main that was down when the device suspended. */
+void dmr_avail_resume(struct remap_c *rc)
+{
+	if (rc->main_down)
+		queue_delayed_work(rc->wq, &rc->probe_work, 0);
+}
+
+void dmr_avail_stop(struct remap_c *rc)
+{
+	cancel_delayed_work_sync(&rc->probe_work);
+}
