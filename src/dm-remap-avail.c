@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Main-device availability: tells an outage from a media defect by reading
- * blocks of main that are not known bad, and watches main while it is down.
- * Runs in the worker; reads main, writes rc->main_down and rc->last_good.
+ * Is main usable: tells an outage from a media defect by reading blocks of
+ * main not known bad, watches main while it is down, and tests a remapped
+ * block of main in place before reclaim moves it back. Runs in the worker;
+ * reads and writes only main blocks whose data lives elsewhere.
  */
 #include <linux/blkdev.h>
 #include <linux/slab.h>
@@ -110,4 +111,36 @@ void dmr_avail_resume(struct remap_c *rc)
 void dmr_avail_stop(struct remap_c *rc)
 {
 	cancel_delayed_work_sync(&rc->probe_work);
+}
+
+/* Passes of the in-place test; the last pattern is unique to the block. */
+#define DMR_TEST_PASSES		3
+
+/*
+ * Does main block @block (remapped: its data lives in a spare slot, main's
+ * copy is stale) hold what is written to it? Each pass writes a pattern
+ * with FUA and reads it back; a write or read error or a difference fails.
+ * A drive may serve the read from its cache, so this finds blocks that
+ * still fail, not every weak one; @buf and @got are block-sized.
+ */
+bool dmr_main_block_holds(struct remap_c *rc, u64 block, void *buf, void *got)
+{
+	unsigned int bs = rc->geo.block_size, i, pass;
+	__le64 *stamp = buf;
+
+	for (pass = 0; pass < DMR_TEST_PASSES; pass++) {
+		if (pass < DMR_TEST_PASSES - 1) {
+			memset(buf, pass ? 0xaa : 0x55, bs);
+		} else {
+			for (i = 0; i < bs / sizeof(*stamp); i++)
+				stamp[i] = cpu_to_le64(block ^ ((u64)i << 48));
+		}
+		if (dmr_block_io(rc, REQ_OP_WRITE | REQ_FUA, false, block, 0,
+				 rc->geo.block_sectors, buf) ||
+		    dmr_block_io(rc, REQ_OP_READ, false, block, 0,
+				 rc->geo.block_sectors, got) ||
+		    memcmp(buf, got, bs))
+			return false;
+	}
+	return true;
 }

@@ -850,12 +850,17 @@ static int msg_migrate(struct remap_c *rc, enum dmr_req_op op,
 			    rc->md.failed ? ": metadata writes failed" : "");
 		goto out;
 	}
-	DMEMIT("%s=%llu %s=%llu", op == DMR_REQ_REMAP ? "remapped" : "unremapped",
+	DMEMIT("%s=%llu %s=%llu", op == DMR_REQ_REMAP ? "remapped" :
+	       op == DMR_REQ_RECLAIM ? "reclaimed" : "unremapped",
 	       req->changed, op == DMR_REQ_REMAP ? "already" : "not_remapped",
 	       req->skipped);
 	if (op == DMR_REQ_REMAP)
 		DMEMIT(" no_space=%llu", req->no_space);
+	if (op == DMR_REQ_RECLAIM)
+		DMEMIT(" refused=%llu", req->refused);
 	DMEMIT(" copy_failed=%llu", req->copy_failed);
+	for (i = 0; i < min_t(u64, req->refused, ARRAY_SIZE(req->refused_blocks)); i++)
+		DMEMIT("%s%llu", i ? "," : " refused_blocks=", req->refused_blocks[i]);
 	for (i = 0; i < min_t(u64, req->copy_failed, ARRAY_SIZE(req->failed_blocks)); i++)
 		DMEMIT("%s%llu", i ? "," : " failed_blocks=", req->failed_blocks[i]);
 	r = 1;
@@ -973,6 +978,7 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 static const char remap_help[] =
 	"remap <sector> [<count>]: move the blocks covering the sectors to spare\n"
 	"unremap <sector> [<count>]: copy them back to main, free their spare blocks\n"
+	"reclaim <sector> [<count>]: unremap those whose main blocks pass a write/read test\n"
 	"query <sector>: where the sector's block lives\n"
 	"list [<from_sector> [<max>]]: remapped and pending blocks, paged (next=)\n"
 	"auto_remap on|off: remap blocks that fail with I/O errors\n"
@@ -997,6 +1003,9 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
 				   result, maxlen);
 	if (!strcasecmp(cmd, "unremap"))
 		return msg_migrate(rc, DMR_REQ_UNREMAP, argc - 1, argv + 1,
+				   result, maxlen);
+	if (!strcasecmp(cmd, "reclaim"))
+		return msg_migrate(rc, DMR_REQ_RECLAIM, argc - 1, argv + 1,
 				   result, maxlen);
 	if (!strcasecmp(cmd, "query"))
 		return msg_query(rc, argc - 1, argv + 1, result, maxlen);

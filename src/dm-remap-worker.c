@@ -272,7 +272,42 @@ out:
 	return r;
 }
 
-/* Copy blocks back to main and release their spare blocks. */
+/*
+ * Reclaim: keep only the blocks whose main copy passes the in-place test.
+ * They are still remapped, so I/O goes to their slots meanwhile and the
+ * test's writes to main are never seen.
+ */
+static int dmr_reclaim_filter(struct remap_c *rc, struct dmr_req *req,
+			      struct dmr_mig *migs, u64 *n)
+{
+	void *buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
+	void *got = kmalloc(rc->geo.block_size, GFP_KERNEL);
+	u64 i, k = 0;
+
+	if (!buf || !got) {
+		kfree(buf);
+		kfree(got);
+		return -ENOMEM;
+	}
+	for (i = 0; i < *n; i++) {
+		if (dmr_main_block_holds(rc, migs[i].block, buf, got)) {
+			migs[k++] = migs[i];
+			continue;
+		}
+		if (req->refused < ARRAY_SIZE(req->refused_blocks))
+			req->refused_blocks[req->refused] = migs[i].block;
+		req->refused++;
+	}
+	*n = k;
+	kfree(buf);
+	kfree(got);
+	return 0;
+}
+
+/*
+ * Copy blocks back to main and release their spare blocks; for reclaim,
+ * only those whose main copy passes the in-place test.
+ */
 static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 			     u64 count)
 {
@@ -286,7 +321,7 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 	if (!migs)
 		return -ENOMEM;
 
-	mutex_lock(&rc->lock);
+	/* The worker is the only writer of the table: this stays true. */
 	for (b = first; b < first + count; b++) {
 		e = dmr_index_lookup(&rc->index, b);
 		if (!e || dmr_entry_pending(rc, e)) {
@@ -295,13 +330,18 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 		}
 		migs[n].block = b;
 		migs[n].slot = dmr_entry_slot(g, e);
-		dmr_index_set_busy(&rc->index, b, true);
 		n++;
 	}
+	if (n && req->op == DMR_REQ_RECLAIM)
+		r = dmr_reclaim_filter(rc, req, migs, &n);
+	if (r || !n)
+		goto out;
+
+	mutex_lock(&rc->lock);
+	for (i = 0; i < n; i++)
+		dmr_index_set_busy(&rc->index, migs[i].block, true);
 	rc->wstats.migrating = n;
 	mutex_unlock(&rc->lock);
-	if (!n)
-		goto out;
 
 	dmr_quiesce(rc);
 	r = dmr_copy_blocks(rc, migs, n, false, false);
@@ -329,7 +369,8 @@ static int dmr_unremap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 		}
 		dmr_index_remove(&rc->index, m->block);
 		dmr_slot_free(rc, m->slot);
-		trace_dmr_remap(m->block, m->slot, false, "manual");
+		trace_dmr_remap(m->block, m->slot, false,
+				req->op == DMR_REQ_RECLAIM ? "reclaim" : "manual");
 		req->changed++;
 	}
 	dmr_batch_end(rc, &rc->wstats.unremaps, req->changed - changed0,
@@ -343,6 +384,7 @@ static const char *const dmr_op_names[] = {
 	[DMR_REQ_REMAP] = "remap",
 	[DMR_REQ_UNREMAP] = "unremap",
 	[DMR_REQ_COMMIT] = "commit",
+	[DMR_REQ_RECLAIM] = "reclaim",
 };
 
 /* Apply one request: at most dmr_batch_blocks() blocks (msg_migrate splits). */

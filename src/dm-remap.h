@@ -242,6 +242,7 @@ enum dmr_req_op {
 	DMR_REQ_REMAP,
 	DMR_REQ_UNREMAP,
 	DMR_REQ_COMMIT,
+	DMR_REQ_RECLAIM,	/* unremap the blocks main holds reliably again */
 };
 
 struct dmr_req {
@@ -257,6 +258,8 @@ struct dmr_req {
 	u64 no_space;			/* not remapped: spare full */
 	u64 copy_failed;		/* main/spare unreadable while copying */
 	u64 failed_blocks[8];		/* first few blocks that failed to copy */
+	u64 refused;			/* reclaim: failed the test on main */
+	u64 refused_blocks[8];
 };
 
 int dmr_worker_init(struct remap_c *rc);
@@ -286,11 +289,12 @@ void dmr_pending_readable(struct remap_c *rc, u64 block);
 int dmr_block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
 		 unsigned int off, unsigned int count, void *buf);
 
-/* dm-remap-avail.c (worker) */
+/* dm-remap-avail.c (worker): is main, or one block of it, usable? */
 void dmr_avail_init(struct remap_c *rc);
 void dmr_avail_resume(struct remap_c *rc);
 void dmr_avail_stop(struct remap_c *rc);
 bool dmr_main_answers(struct remap_c *rc, void *buf);
+bool dmr_main_block_holds(struct remap_c *rc, u64 block, void *buf, void *got);
 void dmr_main_down(struct remap_c *rc);
 void dmr_main_up(struct remap_c *rc);
 

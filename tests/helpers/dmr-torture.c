@@ -79,9 +79,9 @@ static atomic_bool stop, violated;
 static _Atomic uint64_t io_ops, fault_epoch, reads_ok, writes_ok, io_errors;
 static _Atomic int faults_active;
 static _Atomic uint64_t n_msgs, n_status, n_suspends, n_reloads, n_faults;
-/* what the remap/unremap messages did (shows whether the spare cycles) */
-static _Atomic uint64_t n_remapped, n_unremapped, n_no_space, n_copy_failed,
-	n_msg_errors;
+/* what the remap/unremap/reclaim messages did (whether the spare cycles) */
+static _Atomic uint64_t n_remapped, n_unremapped, n_reclaimed, n_refused,
+	n_no_space, n_copy_failed, n_msg_errors;
 static struct timespec t_start;
 /* Every suspend ... resume (and table switch) of any device, and every
  * create/remove, goes under this lock: libdevmapper's node bookkeeping is
@@ -802,8 +802,11 @@ static void *msg_thread(void *arg)
 		if (k < 25)
 			snprintf(msg, sizeof(msg), "remap %" PRIu64 " %" PRIu64, b * bss,
 				 (uint64_t)cnt * bss);
-		else if (k < 60)
+		else if (k < 52)
 			snprintf(msg, sizeof(msg), "unremap %" PRIu64 " %" PRIu64, b * bss,
+				 (uint64_t)cnt * bss);
+		else if (k < 60)
+			snprintf(msg, sizeof(msg), "reclaim %" PRIu64 " %" PRIu64, b * bss,
 				 (uint64_t)cnt * bss);
 		else if (k < 72)
 			snprintf(msg, sizeof(msg), "query %" PRIu64, b * bss + below(&r, bss));
@@ -843,6 +846,11 @@ static void *msg_thread(void *arg)
 			} else if (sscanf(ans, "unremapped=%u not_remapped=%u copy_failed=%u",
 					  &x, &y, &w) == 3) {
 				atomic_fetch_add(&n_unremapped, x);
+				atomic_fetch_add(&n_copy_failed, w);
+			} else if (sscanf(ans, "reclaimed=%u not_remapped=%u refused=%u copy_failed=%u",
+					  &x, &y, &z, &w) == 4) {
+				atomic_fetch_add(&n_reclaimed, x);
+				atomic_fetch_add(&n_refused, z);
 				atomic_fetch_add(&n_copy_failed, w);
 			}
 
@@ -1294,7 +1302,8 @@ static void usage(void)
 "  -t N I/O threads: O_DIRECT reads and writes of 1-4 blocks or one sector,\n"
 "       every sector stamped (block, sector, write seq, seed), checked\n"
 "       against the model of acknowledged and failed writes;\n"
-"  a message thread: remap, unremap, query, list, commit, auto_remap, stats;\n"
+"  a message thread: remap, unremap, reclaim, query, list, commit,\n"
+"       auto_remap, stats;\n"
 "  a status thread: STATUS polling (spare used == remaps + bad_slots,\n"
 "       metadata ok), list/query/table while tables change;\n"
 "  a fault thread: on main (hot blocks) flakey error_writes (always or\n"
@@ -1314,7 +1323,7 @@ static void usage(void)
 "  -H BLOCKS    hot region at the device start (default 128)\n"
 "  -b BYTES     block size of the table (default 4096)\n"
 "  -R           a refused reload of the remap table is logged, not a violation\n"
-"  -X PARTS     switch parts off (comma list): msgs (remap/unremap/auto_remap\n"
+"  -X PARTS     switch parts off (comma list): msgs (remap/unremap/reclaim/auto_remap\n"
 "               messages; query/list/commit stay), main, spare (faults on\n"
 "               either), suspend, reload, partial (512 B writes)\n"
 "exit: 0 no violation, 1 violation (seed and last operations printed),\n"
@@ -1435,8 +1444,10 @@ int main(int argc, char **argv)
 	       atomic_load(&io_errors), atomic_load(&n_msgs), atomic_load(&n_status),
 	       atomic_load(&n_faults), atomic_load(&n_suspends), atomic_load(&n_reloads));
 	printf("dmr-torture: messages: %" PRIu64 " blocks remapped, %" PRIu64 " unremapped, %"
-	       PRIu64 " no_space, %" PRIu64 " copy_failed, %" PRIu64 " remap/unremap "
-	       "refused\n", atomic_load(&n_remapped), atomic_load(&n_unremapped),
+	       PRIu64 " reclaimed, %" PRIu64 " refused by the test, %" PRIu64 " no_space, %"
+	       PRIu64 " copy_failed, %" PRIu64 " remap/unremap/reclaim refused\n",
+	       atomic_load(&n_remapped), atomic_load(&n_unremapped),
+	       atomic_load(&n_reclaimed), atomic_load(&n_refused),
 	       atomic_load(&n_no_space), atomic_load(&n_copy_failed),
 	       atomic_load(&n_msg_errors));
 

@@ -81,6 +81,8 @@ refuse "remap: expected <sector> [<count>]" remap
 refuse "remap: expected <sector> [<count>]" remap 1 2 3
 refuse "unremap: expected <sector> [<count>]" unremap
 refuse "unremap: expected <sector> [<count>]" unremap 8 8 8
+refuse "reclaim: expected <sector> [<count>]" reclaim
+refuse "reclaim: expected <sector> [<count>]" reclaim 8 8 8
 refuse "query: expected one sector below $L" query
 refuse "query: expected one sector below $L" query 1 2
 refuse "list: expected [<from_sector> [<max>=1..]]" list 0 10 20
@@ -96,6 +98,10 @@ refuse "remap: sector and count must be decimal numbers" remap -1
 refuse "remap: sector and count must be decimal numbers" remap 0 -8
 refuse "unremap: sector and count must be decimal numbers" unremap -8 8
 refuse "unremap: sector and count must be decimal numbers" unremap 8 zz
+refuse "reclaim: sector and count must be decimal numbers" reclaim x
+refuse "reclaim: sector and count must be decimal numbers" reclaim 8 -1
+refuse "reclaim: sector and count must be decimal numbers" reclaim 0x8
+refuse "reclaim: sector and count must be decimal numbers" reclaim 18446744073709551616
 refuse "remap: sector and count must be decimal numbers" remap 18446744073709551616
 refuse "remap: sector and count must be decimal numbers" remap 0 18446744073709551616
 refuse "query: expected one sector below $L" query abc
@@ -109,6 +115,7 @@ unchanged "not numbers"
 # count 0, u64 wrap-around, past the end.
 refuse "remap: count must be at least 1" remap 0 0
 refuse "unremap: count must be at least 1" unremap 80 0
+refuse "reclaim: count must be at least 1" reclaim 80 0
 refuse "remap: sectors $U64MAX+1 run past the device end ($L)" remap $U64MAX 1
 refuse "remap: sectors 1+$U64MAX run past the device end ($L)" remap 1 $U64MAX
 refuse "remap: sectors $U64MAX+$U64MAX run past the device end ($L)" remap $U64MAX $U64MAX
@@ -117,6 +124,9 @@ refuse "remap: sectors $L+1 run past the device end ($L)" remap "$L"
 refuse "remap: sectors $((L - 1))+2 run past the device end ($L)" remap $((L - 1)) 2
 refuse "remap: sectors 0+$((L + 1)) run past the device end ($L)" remap 0 $((L + 1))
 refuse "unremap: sectors $((L - 4))+5 run past the device end ($L)" unremap $((L - 4)) 5
+refuse "reclaim: sectors $L+1 run past the device end ($L)" reclaim "$L"
+refuse "reclaim: sectors $U64MAX+2 run past the device end ($L)" reclaim $U64MAX 2
+refuse "reclaim: sectors 0+$((L + 1)) run past the device end ($L)" reclaim 0 $((L + 1))
 refuse "query: expected one sector below $L" query "$L"
 refuse "query: expected one sector below $L" query $U64MAX
 refuse "list: expected [<from_sector> [<max>=1..]]" list 0 0
@@ -163,7 +173,7 @@ check "data intact after the refused messages" "$IOTEST" verify "$dev" /tmp/mode
 check "ping -> pong" test "$(dmsetup message r0 0 ping)" = pong
 check "PING (case-insensitive) -> pong" test "$(dmsetup message r0 0 PING)" = pong
 help=$(dmsetup message r0 0 help)
-for m in remap unremap query list stats clear_stats commit save ping help; do
+for m in remap unremap reclaim query list stats clear_stats commit save ping help; do
 	check "help lists '$m'" grep -qw -- "$m" <<<"$help"
 done
 # list past the end is an empty page, not an error.
@@ -215,6 +225,8 @@ out=$(dmsetup message r0 0 remap 8192 16)
 check "remap of remapped blocks changes nothing: $out" test "$out" = "remapped=0 already=2 no_space=0 copy_failed=0"
 out=$(dmsetup message r0 0 unremap 0 8)
 check "unremap of a main block changes nothing: $out" test "$out" = "unremapped=0 not_remapped=1 copy_failed=0"
+out=$(dmsetup message r0 0 reclaim 0 8)
+check "reclaim of a main block changes nothing: $out" test "$out" = "reclaimed=0 not_remapped=1 refused=0 copy_failed=0"
 check "... and commits nothing" \
 	test "$(status_field r0 generation) $(status_field r0 commits)" = "$((g0 + 1)) $((c0 + 1))"
 out=$(dmsetup message r0 0 unremap 8192 16)
