@@ -529,7 +529,7 @@ static void dmr_recheck_work(struct work_struct *ws)
 		}
 		dmr_index_remove(&rc->index, blocks[i]);
 		rc->wstats.pending_readable++;
-		trace_dmr_remap(blocks[i], 0, true, "readable");
+		trace_dmr_remap(blocks[i], rc->pending_slot, false, "readable");
 	}
 	mutex_unlock(&rc->lock);
 	memalloc_noio_restore(noio);
