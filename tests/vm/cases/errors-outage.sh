@@ -89,8 +89,8 @@ ios() { dmr_status r0 && echo $((ST[reads] + ST[writes])); }
 # wait_field KEY VALUE [!]: bounded wait until r0's status says KEY=VALUE
 # (with "!": says something else).
 wait_field() {
-	local i v
-	for i in $(seq 600); do
+	local v
+	for _ in $(seq 600); do
 		v=$(status_field r0 "$1")
 		if [ -z "${3:-}" ]; then [ "$v" = "$2" ]; else [ "$v" != "$2" ]; fi && return 0
 		sleep 0.1
