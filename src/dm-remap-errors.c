@@ -558,10 +558,10 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 	items = make_items(rc, list, &n);
 	buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
 	if (!items || !buf) {
-		kvfree(items);
-		kfree(buf);
 		struct dmr_io *io, *tmp;
 
+		kvfree(items);
+		kfree(buf);
 		llist_for_each_entry_safe(io, tmp, list, node) {
 			struct bio *bio = dm_bio_from_per_bio_data(io, sizeof(*io));
 
