@@ -100,11 +100,14 @@ seq 5000 5003 >>/tmp/expect
 dmr_pending r0 >/tmp/pending
 check "pending = blocks 1500..1512 and 5000..5003" cmp -s /tmp/expect /tmp/pending
 # Only one range is active at a time in scsi_debug: the first range now
-# reads fine from main (fio's data), the second fails.
-dmr_image absorb "$DEV" "$M" $BS 1500 13
+# reads fine from main (fio's data), the second fails. Blocks 1500..1512
+# are read from the disk itself: a successful read through the target
+# would take them off the pending list, and this part is about keeping it.
+dmr_image absorb "$SD" "$M" $BS 1500 13
 seq 5000 5003 >/tmp/eio
-check "whole device = model, EIO exactly on blocks 5000..5003" \
-	dmr_image check "$DEV" "$M" $BS /tmp/eio
+check "whole device but 1500..1512 = model, EIO exactly on blocks 5000..5003" \
+	eval 'dmr_image check "$DEV" "$M" $BS /tmp/eio 0 1500 &&
+		dmr_image check "$DEV" "$M" $BS /tmp/eio 1513 $((ML / BSS - 1513))'
 
 # A 64 KiB read across a bad range fails, but only its bad blocks go pending.
 scsi_debug_medium 48016 10	# blocks 6002, 6003
