@@ -23,8 +23,9 @@ dmsetup create mainx --table "$LINEAR"
 TABLE="0 $ML remap /dev/mapper/mainx /dev/spare0 0 $SL"
 dmsetup create r0 --table "$TABLE"
 DEV=/dev/mapper/r0
-# The writer's blocks [WA, WA + WN); fio's region starts at block FA.
-WA=1000 WN=2000 FA=4096 FN=8192
+# The writer's blocks [WA, WA + WN), a fresh (zeroed) region for each
+# outage (outage sets WA); fio's region is [FA, FA + FN).
+WN=2000 FA=4096 FN=8192
 
 # writer LOG STOP: 4 KiB O_DIRECT writes, QD1, of random blocks of the
 # writer's region, each with content unique to its sequence number; logs
@@ -98,11 +99,13 @@ wait_field() {
 	return 1
 }
 
-# outage SECS: fio randrw QD8 and the writer run; once I/O flows, main is
-# the error target for SECS (the outage the scenario is about), then linear
-# again; fio and the writer stop once I/O has flowed again after it.
+# outage SECS WA: fio randrw QD8 and the writer (on blocks from WA) run;
+# once I/O flows, main is the error target for SECS (the outage the
+# scenario is about), then linear again; fio and the writer stop once I/O
+# has flowed again after it.
 outage() {
 	local secs=$1 t0 t1 t2 t3 i0 i1 i2 i3 ev0 w0
+	WA=$2
 	rm -f /tmp/stop
 	fio --name=o --filename=$DEV --direct=1 --ioengine=libaio --rw=randrw \
 		--bs=4k --iodepth=8 --offset=$((FA * BS)) --size=$((FN * BS)) \
@@ -164,7 +167,7 @@ sys.exit(not sum(x['total_err'] for x in j['jobs']))"
 	check "$secs s: dm events for both transitions ($ev0 -> $(dm_events r0))" \
 		test "$(dm_events r0)" -ge $((ev0 + 2))
 }
-outage 3
+outage 3 1000
 dmr_status r0
 check "3 s: remaps=1 pending=1 (bad blocks 300, 301 only): ${ST[remaps]} ${ST[pending]}" \
 	test "${ST[remaps]} ${ST[pending]}" = "1 1"
@@ -189,7 +192,7 @@ dmsetup create r0 --table "$TABLE"
 check "after re-create: remaps=1 pending=0" \
 	test "$(status_field r0 remaps) $(status_field r0 pending)" = "1 0"
 
-outage 30
+outage 30 13000
 check "30 s: remaps=1 pending=0, as before it" \
 	test "$(status_field r0 remaps) $(status_field r0 pending)" = "1 0"
 

@@ -41,8 +41,24 @@ W0=$(status_field r0 writes)
 fio --output-format=json --output=/tmp/s.json /tmp/s.fio >/tmp/s.err 2>&1 &
 FIO=$!
 
+# The live injection, by I/O progress: once fio has written 1500 of its
+# 4096 blocks. A watcher of its own polls for it, so that slow suspend
+# cycles (seconds each on a loaded debug kernel) cannot overshoot it.
+rm -f /tmp/injected
+(
+	while kill -0 $FIO 2>/dev/null; do
+		if dmr_status r0 && [ $((ST[writes] - W0)) -ge 1500 ]; then
+			nullb_bad main0 + $((4000 * BSS)) $((4032 * BSS - 1))	# blocks 4000..4031
+			echo $(($(status_field r0 writes) - W0)) >/tmp/injected
+			break
+		fi
+		sleep 0.1
+	done
+) &
+INJ=$!
+
 # Suspend/resume cycles until fio ends; each step must finish in 60 s.
-cycles=0 hung=0 maxms=0 injected=0 times=
+cycles=0 hung=0 maxms=0 times=
 while kill -0 $FIO 2>/dev/null; do
 	t=$(now_ms)
 	case $((cycles % 2)) in
@@ -55,16 +71,13 @@ while kill -0 $FIO 2>/dev/null; do
 	times="$times $t"
 	[ "$t" -le "$maxms" ] || maxms=$t
 	cycles=$((cycles + 1))
-	# By I/O progress: after 1500 of fio's 4096 writes.
-	if [ $injected = 0 ] && dmr_status r0 && [ $((ST[writes] - W0)) -ge 1500 ]; then
-		nullb_bad main0 + $((4000 * BSS)) $((4032 * BSS - 1))	# blocks 4000..4031
-		injected=$(($(status_field r0 writes) - W0))
-	fi
 	sleep 0.3
 done
 if wait $FIO; then ok "fio: no verify error, no write error"; else
 	fail "fio failed: $(grep -v '^$' /tmp/s.err | tail -n 5)"
 fi
+wait $INJ
+injected=$(cat /tmp/injected 2>/dev/null || echo 0)
 log "$cycles suspend/resume cycles during fio, slowest $maxms ms (each, ms:$times); live injection after ${injected} writes"
 check "no suspend/resume step failed or hung ($hung)" test "$hung" = 0
 check "at least 6 cycles ran during fio ($cycles)" test "$cycles" -ge 6
