@@ -32,17 +32,23 @@ out=$(dmsetup message r0 0 reclaim $((100 * BSS)) $((11 * BSS)))
 check "reclaim 100..110: $out" test "$out" = \
 	"reclaimed=2 not_remapped=6 refused=3 copy_failed=0 refused_blocks=102,103,110"
 where() { printf '%s\n' "$@" | dmr_query_many r0 $BSS | cut -d' ' -f2 | tr '\n' ' '; }
+# recreated BLOCKS... PLACES: remove and create r0; the blocks are in those
+# places (where's words) and the whole device equals the model.
+recreated() {
+	local places=$1
+	shift
+	dmsetup remove r0
+	dmsetup create r0 --table "$TABLE"
+	check "after re-create: $* are $places" test "$(where "$@")" = "$places"
+	check "after re-create: whole device = model" dmr_image check "$DEV" "$M" $BS -
+}
 check "100, 101 on main; 102, 103, 110 remapped" \
 	test "$(where 100 101 102 103 110)" = "main main remapped remapped remapped "
 dmr_status r0
 check "remaps=3 spare=3/... (${ST[remaps]} ${ST[spare]})" \
 	test "${ST[remaps]} ${ST[spare]%/*}" = "3 3"
 check "whole device = model" dmr_image check "$DEV" "$M" $BS -
-dmsetup remove r0
-dmsetup create r0 --table "$TABLE"
-check "after re-create: the same places" \
-	test "$(where 100 101 102 103 110)" = "main main remapped remapped remapped "
-check "after re-create: whole device = model" dmr_image check "$DEV" "$M" $BS -
+recreated "main main remapped remapped remapped " 100 101 102 103 110
 out=$(dmsetup message r0 0 reclaim $((102 * BSS)))
 check "reclaim of 102, still bad, refused again: $out" \
 	test "$out" = "reclaimed=0 not_remapped=0 refused=1 copy_failed=0 refused_blocks=102"
@@ -56,19 +62,11 @@ check "health metadata_failed" test "$(status_field r0 health)" = metadata_faile
 check "102 still remapped" test "$(where 102)" = "remapped "
 check "its data intact" dmr_image check "$DEV" "$M" $BS - 100 11
 nullb_bad spare0 - 0 15
-dmsetup remove r0
-dmsetup create r0 --table "$TABLE"
-check "after re-create: 102 remapped, data intact" \
-	test "$(where 102)" = "remapped "
-check "after re-create: whole device = model" dmr_image check "$DEV" "$M" $BS -
+recreated "remapped " 102
 out=$(dmsetup message r0 0 reclaim $((102 * BSS)))
 check "reclaim of 102 now: $out" \
 	test "$out" = "reclaimed=1 not_remapped=0 refused=0 copy_failed=0"
-dmsetup remove r0
-dmsetup create r0 --table "$TABLE"
-check "after re-create: 102 on main, 103 and 110 remapped" \
-	test "$(where 102 103 110)" = "main remapped remapped "
-check "after re-create: whole device = model" dmr_image check "$DEV" "$M" $BS -
+recreated "main remapped remapped " 102 103 110
 dmsetup remove r0
 check_tool_records /dev/spare0 2 0 0 "after the reclaims"
 nullb_remove main0
