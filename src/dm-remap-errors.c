@@ -194,12 +194,13 @@ static int cmp_item(const void *a, const void *b)
 }
 
 /*
- * Retry every item not yet done where its block is now; returns how many
- * failed on main. A write held for a pending block that an earlier round
- * has remapped meanwhile is retried like any other.
+ * Retry every item not yet done where its block is now, reads up to
+ * @read_tries times; returns how many failed on main. A write held for a
+ * pending block that an earlier round has remapped meanwhile is retried
+ * like any other.
  */
 static unsigned int retry_items(struct remap_c *rc, struct dmr_item *items,
-				unsigned int n)
+				unsigned int n, unsigned int read_tries)
 {
 	unsigned int i, t, tries, failed = 0;
 
@@ -215,7 +216,7 @@ static unsigned int retry_items(struct remap_c *rc, struct dmr_item *items,
 				continue;
 			it->held = false;
 		}
-		tries = it->write ? 1 : rc->read_retries;
+		tries = it->write ? 1 : read_tries;
 		for (t = 0; t < tries; t++) {
 			if (!item_retry(rc, it)) {
 				it->done = true;
@@ -249,7 +250,7 @@ static bool classify(struct remap_c *rc, struct dmr_item *items,
 		return false;
 	}
 	dmr_main_up(rc);
-	retry_items(rc, items, n);
+	retry_items(rc, items, n, min(rc->read_retries, 1U));
 	return true;
 }
 
@@ -571,7 +572,8 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 		}
 		return;
 	}
-	if (!classify(rc, items, n, retry_items(rc, items, n), buf))
+	if (!classify(rc, items, n, retry_items(rc, items, n, rc->read_retries),
+		      buf))
 		goto complete;	/* an outage: the errors go up as they are */
 	sort(items, n, sizeof(*items), cmp_item, NULL);
 
