@@ -5,17 +5,6 @@
 # (an empty flush), and a dm-delay device parks bios until the test has done
 # its part. Sleeps only bound the waiting loops.
 
-# wait_until SECONDS CMD...: poll CMD until it succeeds (0) or SECONDS pass (1).
-# CMD runs again on each poll: give it a predicate, never a "$(...)" value.
-wait_until() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
-
 # wait_exit PID SECONDS: the exit status of background job PID, or 124 if it
 # is still running after SECONDS.
 wait_exit() {

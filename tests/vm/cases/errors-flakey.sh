@@ -174,12 +174,8 @@ dm_switch fmain "$(flakey_table /dev/main0 "$ML")"
 check "C: healed: every block reads as the model" dmr_image check "$DEV" "$M" $BS -
 # Those reads found the 16 pending blocks readable whole: they leave the
 # list (the worker reads each and commits) and stay on main.
-for _ in $(seq 600); do
-	[ "$(status_field r0 pending)" = 0 ] && break
-	sleep 0.1
-done
 check "C: the healed pending blocks left the list once read (pending=0)" \
-	test "$(status_field r0 pending)" = 0
+	wait_until 60 eval '[ "$(status_field r0 pending)" = 0 ]'
 check "C: ... and stay on main" \
 	test "$(dmr_query_many r0 $BSS </tmp/c-eio | grep -c ' main$')" = 16
 dmr_image pattern "$M" $BS c2 $(cat /tmp/c-eio)

@@ -38,6 +38,17 @@ finish() {
 	[ "$FAILS" = 0 ]
 }
 
+# wait_until SECONDS CMD...: poll CMD until it succeeds (0) or SECONDS pass (1).
+# CMD runs again on each poll: give it a predicate, never a "$(...)" value.
+wait_until() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
 # now_ms: monotonic-enough wall clock in milliseconds.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
