@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Is main usable: tells an outage from a media defect by reading blocks of
- * main not known bad, watches main while it is down, and tests a remapped
- * block of main in place before reclaim moves it back. Runs in the worker;
- * reads and writes only main blocks whose data lives elsewhere.
+ * Is main usable: tells an outage from a media defect (probe reads of blocks
+ * not known bad, a burst of failing blocks), watches main while it is down,
+ * and tests a remapped block of main in place before reclaim moves it back.
+ * Runs in the worker; reads and writes only main blocks whose data lives
+ * elsewhere.
  */
 #include <linux/blkdev.h>
 #include <linux/slab.h>
@@ -48,16 +49,64 @@ bool dmr_main_answers(struct remap_c *rc, void *buf)
 }
 
 /*
- * Main failed the retries and every probe: an outage, not bad blocks. The
- * health says so (an event) until a probe succeeds again.
+ * Record main block @block as failing though main answers. The ring holds the
+ * last outage_blocks distinct such blocks, oldest first; a block already in
+ * it is not counted again, so one bad block hit over and over is one block.
  */
-void dmr_main_down(struct remap_c *rc)
+void dmr_burst_note(struct remap_c *rc, u64 block)
+{
+	struct dmr_burst *b = &rc->burst;
+	unsigned int i;
+
+	if (!b->size)
+		return;
+	for (i = 0; i < b->n; i++)
+		if (b->ring[i].block == block)
+			return;
+	if (b->n < b->size) {
+		i = b->n++;
+	} else {
+		i = b->head;
+		b->head = (b->head + 1) % b->size;
+	}
+	b->ring[i].block = block;
+	b->ring[i].when = jiffies;
+	b->last = jiffies;
+}
+
+/*
+ * Are blocks failing faster than media defects do? True once outage_blocks
+ * distinct blocks failed within outage_window ms; after that, until a whole
+ * window passes with no new block failing (a device that fails every write
+ * keeps failing new ones; one bad block hit again does not count).
+ */
+bool dmr_burst(struct remap_c *rc)
+{
+	struct dmr_burst *b = &rc->burst;
+	unsigned long win = msecs_to_jiffies(b->window_ms);
+
+	if (!b->size)
+		return false;
+	if (rc->main_down_burst)
+		return time_before(jiffies, b->last + win);
+	return b->n == b->size && time_before(jiffies, b->ring[b->head].when + win);
+}
+
+/*
+ * Main failed the retries and every probe, or blocks fail in a burst: an
+ * outage, not bad blocks. The health says so (an event) until main answers
+ * and the burst is over.
+ */
+void dmr_main_down(struct remap_c *rc, bool burst)
 {
 	rc->wstats.outage_rounds++;
+	rc->main_down_burst |= burst;
 	if (rc->main_down)
 		return;
-	DMWARN("%s: main device does not answer: errors pass through, nothing is remapped",
-	       dm_table_device_name(rc->ti->table));
+	DMWARN("%s: %s: errors pass through, nothing is remapped",
+	       dm_table_device_name(rc->ti->table), burst ?
+	       "blocks of main fail faster than media defects, taken for an outage" :
+	       "main device does not answer");
 	rc->main_down = true;
 	rc->wstats.outages++;
 	if (!READ_ONCE(rc->suspended))
@@ -65,13 +114,14 @@ void dmr_main_down(struct remap_c *rc)
 				   msecs_to_jiffies(DMR_PROBE_MS));
 }
 
-/* Main answered (a probe or a retry): normal error handling again. */
+/* Main answered and no burst is on: normal error handling again. */
 void dmr_main_up(struct remap_c *rc)
 {
 	if (!rc->main_down)
 		return;
 	DMINFO("%s: main device answers again", dm_table_device_name(rc->ti->table));
 	rc->main_down = false;
+	rc->main_down_burst = false;
 }
 
 static void dmr_probe_work(struct work_struct *ws)
@@ -85,7 +135,7 @@ static void dmr_probe_work(struct work_struct *ws)
 		return;		/* resume queues it again */
 	noio = memalloc_noio_save();
 	buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
-	if (buf && dmr_main_answers(rc, buf)) {
+	if (buf && !dmr_burst(rc) && dmr_main_answers(rc, buf)) {
 		dmr_main_up(rc);
 		dmr_update_health(rc);
 	} else {
@@ -96,9 +146,14 @@ static void dmr_probe_work(struct work_struct *ws)
 	memalloc_noio_restore(noio);
 }
 
-void dmr_avail_init(struct remap_c *rc)
+int dmr_avail_init(struct remap_c *rc)
 {
 	INIT_DELAYED_WORK(&rc->probe_work, dmr_probe_work);
+	if (!rc->burst.size)
+		return 0;
+	rc->burst.ring = kvcalloc(rc->burst.size, sizeof(*rc->burst.ring),
+				  GFP_KERNEL);
+	return rc->burst.ring ? 0 : -ENOMEM;
 }
 
 /* Resume: keep watching a main that was down when the device suspended. */
@@ -108,9 +163,10 @@ void dmr_avail_resume(struct remap_c *rc)
 		queue_delayed_work(rc->wq, &rc->probe_work, 0);
 }
 
-void dmr_avail_stop(struct remap_c *rc)
+void dmr_avail_exit(struct remap_c *rc)
 {
 	cancel_delayed_work_sync(&rc->probe_work);
+	kvfree(rc->burst.ring);
 }
 
 /* Passes of the in-place test; the last pattern is unique to the block. */

@@ -238,19 +238,30 @@ static unsigned int retry_items(struct remap_c *rc, struct dmr_item *items,
  * A block that keeps failing is a media defect only while main answers
  * elsewhere: a probe first, then one more try of what still fails, so that
  * a device that came back between the retries and the probe is not taken
- * for bad blocks. Returns false for an outage.
+ * for bad blocks; and only while blocks do not fail faster than media
+ * defects do (a device that reads but fails every write answers probes).
+ * Returns false for an outage.
  */
 static bool classify(struct remap_c *rc, struct dmr_item *items,
 		     unsigned int n, unsigned int failed, void *buf)
 {
+	unsigned int i;
+
 	if (!failed)
 		return true;
 	if (!dmr_main_answers(rc, buf)) {
-		dmr_main_down(rc);
+		dmr_main_down(rc, false);
+		return false;
+	}
+	retry_items(rc, items, n, min(rc->read_retries, 1U));
+	for (i = 0; i < n; i++)
+		if (items[i].bad && !items[i].spare)
+			dmr_burst_note(rc, items[i].block);
+	if (dmr_burst(rc)) {
+		dmr_main_down(rc, true);
 		return false;
 	}
 	dmr_main_up(rc);
-	retry_items(rc, items, n, min(rc->read_retries, 1U));
 	return true;
 }
 

@@ -64,6 +64,16 @@ module_param_cb(commit_interval, &dmr_param_ops, &commit_interval, 0644);
 MODULE_PARM_DESC(commit_interval,
 		 "default ms an I/O error waits to be batched with others (0-60000, default 10)");
 
+static struct dmr_param outage_blocks = { 256, 0, 4096 };
+module_param_cb(outage_blocks, &dmr_param_ops, &outage_blocks, 0644);
+MODULE_PARM_DESC(outage_blocks,
+		 "default number of distinct failing blocks within outage_window taken for an outage, 0: never (0-4096, default 256)");
+
+static struct dmr_param outage_window = { 1000, 1, 600000 };
+module_param_cb(outage_window, &dmr_param_ops, &outage_window, 0644);
+MODULE_PARM_DESC(outage_window,
+		 "default window in ms for outage_blocks (1-600000, default 1000)");
+
 /*
  * Live instances by metadata region: a table loaded while another instance
  * of the same region is live (a reload) must not read metadata that one may
@@ -152,7 +162,7 @@ static int parse_uint_arg(struct dm_arg_set *as, unsigned int *argc,
 static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 			  struct remap_c *rc, u32 *block_size)
 {
-	static const struct dm_arg group = {0, 8, "Invalid number of feature arguments"};
+	static const struct dm_arg group = {0, 12, "Invalid number of feature arguments"};
 	unsigned int argc;
 	const char *name;
 	int r;
@@ -198,6 +208,22 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 				return -EINVAL;
 			}
 			rc->features |= DMR_FEAT_COMMIT_INTERVAL;
+			continue;
+		}
+		if (!strcasecmp(name, "outage_blocks")) {
+			if (parse_uint_arg(as, &argc, 0, 4096, &rc->burst.size)) {
+				ti->error = "outage_blocks must be 0 to 4096";
+				return -EINVAL;
+			}
+			rc->features |= DMR_FEAT_OUTAGE_BLOCKS;
+			continue;
+		}
+		if (!strcasecmp(name, "outage_window")) {
+			if (parse_uint_arg(as, &argc, 1, 600000, &rc->burst.window_ms)) {
+				ti->error = "outage_window must be 1 to 600000 (ms)";
+				return -EINVAL;
+			}
+			rc->features |= DMR_FEAT_OUTAGE_WINDOW;
 			continue;
 		}
 		ti->error = "Unrecognised feature argument";
@@ -317,6 +343,8 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->auto_remap = true;
 	rc->read_retries = READ_ONCE(read_retries.val);
 	rc->commit_interval = READ_ONCE(commit_interval.val);
+	rc->burst.size = READ_ONCE(outage_blocks.val);
+	rc->burst.window_ms = READ_ONCE(outage_window.val);
 	dm_consume_args(&as, 4);
 	r = parse_features(ti, &as, rc, &block_size);
 	if (r) {
@@ -710,6 +738,10 @@ static void emit_table_line(struct remap_c *rc, char *result, unsigned int maxle
 		DMEMIT(" read_retries %u", rc->read_retries);
 	if (f & DMR_FEAT_COMMIT_INTERVAL)
 		DMEMIT(" commit_interval %u", rc->commit_interval);
+	if (f & DMR_FEAT_OUTAGE_BLOCKS)
+		DMEMIT(" outage_blocks %u", rc->burst.size);
+	if (f & DMR_FEAT_OUTAGE_WINDOW)
+		DMEMIT(" outage_window %u", rc->burst.window_ms);
 	*szp = sz;
 }
 

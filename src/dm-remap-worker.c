@@ -566,19 +566,22 @@ int dmr_worker_init(struct remap_c *rc)
 		r = PTR_ERR(rc->kcopyd);
 		goto bad_bs;
 	}
+	r = dmr_avail_init(rc);
+	if (r)
+		goto bad_avail;
 	r = -ENOMEM;
 	rc->wq = alloc_ordered_workqueue("dm-remap", WQ_MEM_RECLAIM);
 	if (!rc->wq)
-		goto bad_kcopyd;
+		goto bad_avail;
 	INIT_WORK(&rc->work, dmr_work);
 	INIT_DELAYED_WORK(&rc->err_work, dmr_err_work);
 	dmr_errors_init(rc);
-	dmr_avail_init(rc);
 	init_llist_head(&rc->requests);
 	init_llist_head(&rc->errors);
 	return 0;
 
-bad_kcopyd:
+bad_avail:
+	dmr_avail_exit(rc);
 	dm_kcopyd_client_destroy(rc->kcopyd);
 bad_bs:
 	bioset_exit(&rc->bs);
@@ -590,7 +593,7 @@ bad:
 void dmr_worker_exit(struct remap_c *rc)
 {
 	cancel_delayed_work_sync(&rc->err_work);
-	dmr_avail_stop(rc);
+	dmr_avail_exit(rc);	/* after err_work: a round may start the probe */
 	cancel_work_sync(&rc->recheck_work);
 	destroy_workqueue(rc->wq);
 	dm_kcopyd_client_destroy(rc->kcopyd);

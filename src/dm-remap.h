@@ -77,6 +77,21 @@ struct dmr_io {
 	bool spare;			/* sent to a spare slot */
 };
 
+/*
+ * The last distinct main blocks that failed while main answered (a ring of
+ * @size, oldest at @head once full): too many within @window_ms is an outage.
+ */
+struct dmr_burst {
+	struct {
+		u64 block;
+		unsigned long when;	/* jiffies */
+	} *ring;
+	unsigned int size;		/* outage_blocks; 0: no burst detection */
+	unsigned int window_ms;		/* outage_window */
+	unsigned int n, head;
+	unsigned long last;		/* when the newest block was added */
+};
+
 /* Counters of the worker's work; written by the worker only. */
 struct dmr_work_stats {
 	u64 manual_remaps;
@@ -179,7 +194,9 @@ struct remap_c {
 	u64 event_remaps;		/* remaps and pending at the last event */
 	u64 event_pending;
 	/* Main's availability (dm-remap-avail.c), worker-side. */
-	bool main_down;			/* it failed every probe */
+	bool main_down;			/* it failed every probe, or a burst */
+	bool main_down_burst;		/* ...a burst: up only once it is over */
+	struct dmr_burst burst;		/* main blocks failing while it answers */
 	u64 last_good;			/* the block of main that answered last */
 	struct delayed_work probe_work;	/* while down: does it answer again? */
 	/* Pending blocks a read found readable again, for the worker. */
@@ -195,6 +212,8 @@ struct remap_c {
 #define DMR_FEAT_AUTO_REMAP		BIT(1)
 #define DMR_FEAT_READ_RETRIES		BIT(2)
 #define DMR_FEAT_COMMIT_INTERVAL	BIT(3)
+#define DMR_FEAT_OUTAGE_BLOCKS		BIT(4)
+#define DMR_FEAT_OUTAGE_WINDOW		BIT(5)
 
 /* dm-remap-stats.c */
 int dmr_stats_alloc(struct remap_c *rc);
@@ -290,12 +309,14 @@ int dmr_block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
 		 unsigned int off, unsigned int count, void *buf);
 
 /* dm-remap-avail.c (worker): is main, or one block of it, usable? */
-void dmr_avail_init(struct remap_c *rc);
+int dmr_avail_init(struct remap_c *rc);
 void dmr_avail_resume(struct remap_c *rc);
-void dmr_avail_stop(struct remap_c *rc);
+void dmr_avail_exit(struct remap_c *rc);
 bool dmr_main_answers(struct remap_c *rc, void *buf);
 bool dmr_main_block_holds(struct remap_c *rc, u64 block, void *buf, void *got);
-void dmr_main_down(struct remap_c *rc);
+void dmr_burst_note(struct remap_c *rc, u64 block);
+bool dmr_burst(struct remap_c *rc);
+void dmr_main_down(struct remap_c *rc, bool burst);
 void dmr_main_up(struct remap_c *rc);
 
 static inline bool dmr_entry_pending(const struct remap_c *rc, u64 e)

@@ -149,8 +149,18 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 		nf += 2;
 	}
 	if (e->commit_interval >= 0) {
-		snprintf(feat + n, sizeof(feat) - n, " commit_interval %ld",
-			 e->commit_interval);
+		n += snprintf(feat + n, sizeof(feat) - n, " commit_interval %ld",
+			      e->commit_interval);
+		nf += 2;
+	}
+	if (e->outage_blocks >= 0) {
+		n += snprintf(feat + n, sizeof(feat) - n, " outage_blocks %ld",
+			      e->outage_blocks);
+		nf += 2;
+	}
+	if (e->outage_window >= 0) {
+		snprintf(feat + n, sizeof(feat) - n, " outage_window %ld",
+			 e->outage_window);
 		nf += 2;
 	}
 	n = snprintf(p->params, sizeof(p->params), "%u:%u %u:%u %" PRIu64 " %" PRIu64,
@@ -281,7 +291,8 @@ static const char *const host_usage =
 "  PARTUUID=, LABEL= or PARTLABEL=; SPARE is '-' with spare=tail:SIZE.\n"
 "  OPTIONS is one comma-separated list, as in remaptab(5): spare=tail:SIZE,\n"
 "  spare=START:LENGTH, block_size=BYTES, auto_remap=on|off,\n"
-"  read_retries=N, commit_interval=MS, noauto, nofail.\n"
+"  read_retries=N, commit_interval=MS,\n"
+"  outage_blocks=N, outage_window=MS, noauto, nofail.\n"
 "\n"
 "OPTIONS\n"
 "  -a, --all                every line of REMAPTAB\n"

@@ -30,6 +30,8 @@ struct remap_entry {
 	int auto_remap;			/* -1 default, 0 off, 1 on */
 	long read_retries;		/* -1 default */
 	long commit_interval;		/* -1 default */
+	long outage_blocks;		/* -1 default */
+	long outage_window;		/* -1 default */
 	bool noauto, nofail;
 };
 

@@ -83,6 +83,7 @@ static int parse_range(const char *key, const char *v, long lo, long hi,
 enum {
 	O_SPARE = 1 << 0, O_BS = 1 << 1, O_AUTO = 1 << 2, O_RETRIES = 1 << 3,
 	O_INTERVAL = 1 << 4, O_NOAUTO = 1 << 5, O_NOFAIL = 1 << 6,
+	O_OBLOCKS = 1 << 7, O_OWINDOW = 1 << 8,
 };
 
 static const struct {
@@ -95,6 +96,8 @@ static const struct {
 	{ "auto_remap", O_AUTO, true },
 	{ "read_retries", O_RETRIES, true },
 	{ "commit_interval", O_INTERVAL, true },
+	{ "outage_blocks", O_OBLOCKS, true },
+	{ "outage_window", O_OWINDOW, true },
 	{ "noauto", O_NOAUTO, false },
 	{ "nofail", O_NOFAIL, false },
 };
@@ -162,6 +165,16 @@ static int parse_one(char *item, struct remap_entry *e, int *seen, char *err,
 		if (parse_range("commit_interval", v, 0, 60000, &x, err, len))
 			return -1;
 		e->commit_interval = x;
+		return 0;
+	case O_OBLOCKS:
+		if (parse_range("outage_blocks", v, 0, 4096, &x, err, len))
+			return -1;
+		e->outage_blocks = x;
+		return 0;
+	case O_OWINDOW:
+		if (parse_range("outage_window", v, 1, 600000, &x, err, len))
+			return -1;
+		e->outage_window = x;
 		return 0;
 	case O_NOAUTO:
 		e->noauto = true;
@@ -246,6 +259,8 @@ void remap_entry_init(struct remap_entry *e, unsigned int line)
 	e->auto_remap = -1;
 	e->read_retries = -1;
 	e->commit_interval = -1;
+	e->outage_blocks = -1;
+	e->outage_window = -1;
 }
 
 /* split on blanks; returns the number of fields (at most @max + 1) */

@@ -411,7 +411,7 @@ static int dm_status(const char *dev, bool table, char *out, size_t len)
 struct seg {
 	uint64_t start, len;
 	const char *type;
-	char params[160];
+	char params[224];
 };
 
 /* Load a table (create when create is set, else reload the inactive slot). */
@@ -488,12 +488,13 @@ static void resume_all(void)
 struct features {
 	int commit_interval;	/* -1: default */
 	int read_retries;	/* -1: default */
+	int outage_blocks;	/* -1: default; small: faults look like bursts */
 	bool auto_off;
 };
 
 static void remap_seg(struct seg *s, const struct features *f)
 {
-	char feat[96] = "";
+	char feat[128] = "";
 	int n = 0, nf = 0;
 
 	if (f->commit_interval >= 0) {
@@ -504,6 +505,11 @@ static void remap_seg(struct seg *s, const struct features *f)
 	if (f->read_retries >= 0) {
 		n += snprintf(feat + n, sizeof(feat) - n, " read_retries %d", f->read_retries);
 		nf += 2;
+	}
+	if (f->outage_blocks >= 0) {
+		n += snprintf(feat + n, sizeof(feat) - n,
+			      " outage_blocks %d outage_window 2000", f->outage_blocks);
+		nf += 4;
 	}
 	if (f->auto_off) {
 		n += snprintf(feat + n, sizeof(feat) - n, " auto_remap off");
@@ -1110,7 +1116,7 @@ static int remap_switch(const struct seg *seg)
 }
 
 /* --- control thread: suspend/resume and reloads of the remap device --- */
-static struct features cur_features = { -1, -1, false };
+static struct features cur_features = { -1, -1, -1, false };
 
 static void *ctl_thread(void *arg)
 {
@@ -1149,6 +1155,7 @@ static void *ctl_thread(void *arg)
 		if (k < 90) {
 			f.commit_interval = chance(&r, 20) ? -1 : ci[below(&r, 5)];
 			f.read_retries = chance(&r, 30) ? -1 : (int)below(&r, 4);
+			f.outage_blocks = chance(&r, 60) ? -1 : (int)below(&r, 9);
 			f.auto_off = chance(&r, 15);
 		}
 		remap_seg(&seg, &f);
@@ -1456,7 +1463,7 @@ int main(int argc, char **argv)
 		die("a fault is still active after the threads stopped");
 	quiet_counters("quiet device");
 	{
-		struct features base = { -1, -1, false };
+		struct features base = { -1, -1, -1, false };
 		struct seg seg;
 		int err;
 

@@ -66,6 +66,9 @@ cases=(
 	"rr2 /dev/a /dev/b read_retries=0x5|option 'read_retries=0x5': not a decimal number"
 	"ci /dev/a /dev/b commit_interval=-1|option 'commit_interval=-1': not a decimal number from 0 to 60000"
 	"ci2 /dev/a /dev/b commit_interval=60001|option 'commit_interval=60001'"
+	"ob /dev/a /dev/b outage_blocks=4097|option 'outage_blocks=4097': not a decimal number from 0 to 4096"
+	"ow /dev/a /dev/b outage_window=0|option 'outage_window=0': not a decimal number from 1 to 600000"
+	"ow2 /dev/a /dev/b outage_window=1s|option 'outage_window=1s': not a decimal number"
 	"sz /dev/a - spare=tail:1000|option 'spare=tail:1000': SIZE after 'tail:' must be a non-zero multiple of 512"
 	"sz0 /dev/a - spare=tail:0|option 'spare=tail:0'"
 	"szx /dev/a - spare=tail:1X|option 'spare=tail:1X'"
@@ -108,7 +111,7 @@ cat >tabok <<'EOF2'
 # name  main  spare  options
 
 	a	/dev/null	/nonexistent/spare
-b UUID=0123 - spare=tail:64M,block_size=65536,auto_remap=off,read_retries=3,commit_interval=0,noauto,nofail
+b UUID=0123 - spare=tail:64M,block_size=65536,auto_remap=off,read_retries=3,commit_interval=0,outage_blocks=0,outage_window=500,noauto,nofail
 c PARTLABEL=x LABEL=y spare=1M:512K
 d PARTUUID=1-2 /dev/disk/by-id/z -
 EOF2

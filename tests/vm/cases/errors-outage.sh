@@ -7,15 +7,19 @@
 # succeed reads back and every failed one was reported failed; then media
 # errors planted during an outage are still remapped (write) or pending
 # (read) right after it; a pending block that reads again leaves the list
-# (persisted); a main that stays dead remaps nothing and can be removed.
-# vm-timeout: 600
+# (persisted). A main that reads but fails every write (dm-flakey
+# error_writes) for 10 s answers the probes: the burst of failing blocks
+# (outage_blocks 16 within outage_window 3000) is taken for an outage,
+# fewer than 16 blocks are remapped, none pending, and reclaim gives those
+# back. A main that stays dead remaps nothing and can be removed.
+# vm-timeout: 720
 . tests/vm/lib.sh
 requires_module null_blk
 requires_cmd fio python3
 load_module
 nullb_setup
 BS=4096 BSS=8
-nullb_create main0 64 512
+nullb_create main0 96 512
 nullb_create spare0 16 512
 ML=$(sectors /dev/main0) SL=$(sectors /dev/spare0)
 LINEAR="0 $ML linear /dev/main0 0"
@@ -89,12 +93,12 @@ ios() { dmr_status r0 && echo $((ST[reads] + ST[writes])); }
 
 # field_is KEY VALUE: r0's status says KEY=VALUE (a predicate for wait_until).
 field_is() { [ "$(status_field r0 "$1")" = "$2" ]; }
-# outage SECS WA: fio randrw QD8 and the writer (on blocks from WA) run;
-# once I/O flows, main is the error target for SECS (the outage the
-# scenario is about), then linear again; fio and the writer stop once I/O
-# has flowed again after it.
+# outage SECS WA [FAULT]: fio randrw QD8 and the writer (on blocks from
+# WA) run; once I/O flows, main is FAULT (a table; default the error
+# target) for SECS (the outage the scenario is about), then linear again;
+# fio and the writer stop once I/O has flowed again after it.
 outage() {
-	local secs=$1 t0 t1 t2 t3 i0 i1 i2 i3 ev0 w0
+	local secs=$1 fault=${3:-0 $ML error} t0 t1 t2 t3 i0 i1 i2 i3 ev0 w0
 	WA=$2
 	rm -f /tmp/stop
 	fio --name=o --filename=$DEV --direct=1 --ioengine=libaio --rw=randrw \
@@ -112,7 +116,7 @@ outage() {
 	dmesg_mark
 	ev0=$(dm_events r0)
 	t1=$(now_ms) i1=$(ios)
-	check "$secs s: main becomes the error target" dm_switch mainx "0 $ML error"
+	check "$secs s: main becomes: $fault" dm_switch mainx "$fault"
 	check "$secs s: health main_unavailable" wait_until 60 field_is health main_unavailable
 	sleep "$secs"
 	# Bad sectors appear during the outage (blocks 300 and 301): found
@@ -185,6 +189,27 @@ check "after re-create: remaps=1 pending=0" \
 outage 30 13000
 check "30 s: remaps=1 pending=0, as before it" \
 	test "$(status_field r0 remaps) $(status_field r0 pending)" = "1 0"
+
+# Main reads but fails every write: the probes answer, the burst decides.
+# Blocks remapped before it was recognised are healthy: reclaim moves them
+# back.
+dmsetup reload r0 --table "$TABLE 4 outage_blocks 16 outage_window 3000"
+dmsetup resume r0
+check "the table line keeps the outage features" \
+	grep -q ' 4 outage_blocks 16 outage_window 3000$' <<<"$(dmsetup table r0)"
+outage 10 16000 "0 $ML flakey /dev/main0 0 0 1 1 error_writes"
+check "10 s writes fail: kernel log: the burst taken for an outage" \
+	grep -q 'blocks of main fail faster than media defects, taken for an outage' /tmp/dmesg-10
+dmr_status r0
+log "10 s writes fail: ${ST[remaps]} remaps, ${ST[pending]} pending"
+check "10 s writes fail: at most 15 blocks remapped, none pending (${ST[remaps]} ${ST[pending]})" \
+	test "$((ST[remaps] - 1)) -le 15 -a ${ST[pending]} = 0"
+burst=$((ST[remaps] - 1))
+out=$(dmsetup message r0 0 reclaim $((1000 * BSS)) $((ML - 1000 * BSS)))
+check "reclaim gives back the $burst blocks of the burst: $out" \
+	test "${out%% *}" = "reclaimed=$burst"
+check "after reclaim: remaps=1" test "$(status_field r0 remaps)" = 1
+check "10 s writes fail: the writer's data after reclaim" writer_check /tmp/writer-10.log
 
 # A main that stays dead: errors pass, nothing is remapped, remove works.
 E0=$(status_field r0 errors)

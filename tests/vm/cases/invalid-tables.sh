@@ -40,20 +40,15 @@ reject $ML "$M $S 0 $SL 1 block_size" "block_size must be a power of two from 51
 reject $ML "$M $S 0 $SL 2 auto_remap maybe" "auto_remap must be on or off"
 reject $ML "$M $S 0 $SL 2 read_retries 101" "read_retries must be 0 to 100"
 reject $ML "$M $S 0 $SL 2 commit_interval x" "commit_interval must be 0 to 60000 (ms)"
+reject $ML "$M $S 0 $SL 2 outage_blocks 4097" "outage_blocks must be 0 to 4096"
+reject $ML "$M $S 0 $SL 2 outage_blocks -1" "outage_blocks must be 0 to 4096"
+reject $ML "$M $S 0 $SL 2 outage_window 0" "outage_window must be 1 to 600000 (ms)"
+reject $ML "$M $S 0 $SL 1 outage_window" "outage_window must be 1 to 600000 (ms)"
+reject $ML "$M $S 0 $SL 14 block_size 4096 auto_remap on read_retries 1 commit_interval 1 outage_blocks 1 outage_window 1 read_retries 1" "Invalid number of feature arguments"
 reject $ML "$M $S 0 $SL 1 frobnicate" "Unrecognised feature argument"
 reject $ML "$M $S 0 $SL 3 block_size 4096" "Invalid number of feature arguments"
 reject $((ML - 1)) "$M $S 0 $SL" "Target length is not a multiple of block_size"
 reject $ML "$M $S 0 16" "spare area too small for the metadata and one block"
-reject $ML "$M $S 0 $SL 2 block_size 1000" "block_size must be a power of two from 512 to 65536"
-reject $ML "$M $S 0 $SL 2 block_size 131072" "block_size must be a power of two from 512 to 65536"
-reject $ML "$M $S 0 $SL 1 block_size" "block_size must be a power of two from 512 to 65536"
-reject $ML "$M $S 0 $SL 2 auto_remap maybe" "auto_remap must be on or off"
-reject $ML "$M $S 0 $SL 2 read_retries 101" "read_retries must be 0 to 100"
-reject $ML "$M $S 0 $SL 2 commit_interval x" "commit_interval must be 0 to 60000 (ms)"
-reject $ML "$M $S 0 $SL 1 frobnicate" "Unrecognised feature argument"
-reject $ML "$M $S 0 $SL 3 block_size 4096" "Invalid number of feature arguments"
-reject $((ML - 1)) "$M $S 0 $SL" "Target length is not a multiple of block_size"
-reject $ML "$M $S 0 16" "spare area too small"
 reject $ML "/dev/nonexistent $S 0 $SL" "Main device lookup failed"
 reject $ML "$M /dev/nonexistent 0 $SL" "Spare device lookup failed"
 reject $ML "$M $S x $SL" "Invalid spare_start"
@@ -75,7 +70,7 @@ reject $((ML / 2)) "$M $M $((ML / 2 - 8)) 64" "Spare range overlaps the mapped m
 P=/sys/module/dm_remap/parameters
 for spec in "summary_shift 31" "summary_shift -1" "batch_blocks 0" "batch_blocks 16777217" \
 	"read_retries 101" "read_retries x" "commit_interval 60001" "spare_low_percent 101" \
-	"spare_low_percent 5x"; do
+	"spare_low_percent 5x" "outage_blocks 4097" "outage_window 0"; do
 	set -- $spec
 	old=$(cat "$P/$1")
 	expect_fail "parameter $1=$2 refused" sh -c "echo '$2' >$P/$1"
@@ -84,7 +79,8 @@ for spec in "summary_shift 31" "summary_shift -1" "batch_blocks 0" "batch_blocks
 		grep -q "dm-remap: $1 must be an integer in \[" <<<"$(dmesg | tail -n 3)"
 done
 for spec in "summary_shift 12 10" "batch_blocks 1 262144" "read_retries 0 2" \
-	"commit_interval 60000 10" "spare_low_percent 100 10"; do
+	"commit_interval 60000 10" "spare_low_percent 100 10" "outage_blocks 0 256" \
+	"outage_window 600000 1000"; do
 	set -- $spec
 	check "parameter $1=$2 taken" sh -c "echo $2 >$P/$1 && test \$(cat $P/$1) = $2"
 	echo "$3" >"$P/$1"
