@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Is main usable: tells an outage from a media defect (probe reads of blocks
- * not known bad, a burst of failing blocks), watches main while it is down,
- * and tests a remapped block of main in place before reclaim moves it back.
- * Runs in the worker; reads and writes only main blocks whose data lives
- * elsewhere.
+ * Is main usable: tells an outage from a media defect (main says offline,
+ * probe reads of blocks not known bad, a burst of failing blocks), watches
+ * main while it is down, and tests a remapped block of main in place before
+ * reclaim moves it back. Runs in the worker; reads and writes only main
+ * blocks whose data lives elsewhere.
  */
 #include <linux/blkdev.h>
 #include <linux/slab.h>
@@ -124,6 +124,22 @@ void dmr_main_up(struct remap_c *rc)
 	rc->main_down_burst = false;
 }
 
+/* Main said it is offline (end_io, any context): down until a probe answers. */
+void dmr_main_offline(struct remap_c *rc)
+{
+	queue_work(rc->wq, &rc->offline_work);
+}
+
+static void dmr_offline_work(struct work_struct *ws)
+{
+	struct remap_c *rc = container_of(ws, struct remap_c, offline_work);
+
+	if (rc->main_down || READ_ONCE(rc->suspended))
+		return;
+	dmr_main_down(rc, false);
+	dmr_update_health(rc);
+}
+
 static void dmr_probe_work(struct work_struct *ws)
 {
 	struct remap_c *rc = container_of(to_delayed_work(ws), struct remap_c,
@@ -149,6 +165,7 @@ static void dmr_probe_work(struct work_struct *ws)
 int dmr_avail_init(struct remap_c *rc)
 {
 	INIT_DELAYED_WORK(&rc->probe_work, dmr_probe_work);
+	INIT_WORK(&rc->offline_work, dmr_offline_work);
 	if (!rc->burst.size)
 		return 0;
 	rc->burst.ring = kvcalloc(rc->burst.size, sizeof(*rc->burst.ring),
@@ -165,6 +182,7 @@ void dmr_avail_resume(struct remap_c *rc)
 
 void dmr_avail_exit(struct remap_c *rc)
 {
+	cancel_work_sync(&rc->offline_work);
 	cancel_delayed_work_sync(&rc->probe_work);
 	kvfree(rc->burst.ring);
 }

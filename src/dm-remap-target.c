@@ -640,7 +640,11 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 			dmr_pending_readable(rc, io->block);
 	}
 	dmr_io_uncount(rc, io);
-	if (likely(!*error) || !io->iter.bi_size)
+	if (likely(!*error))
+		return DM_ENDIO_DONE;
+	if (*error == BLK_STS_OFFLINE && bio->bi_bdev == rc->main_dev->bdev)
+		dmr_main_offline(rc);
+	if (!io->iter.bi_size)
 		return DM_ENDIO_DONE;
 
 	write = op_is_write(bio_op(bio));

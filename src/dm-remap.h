@@ -199,6 +199,7 @@ struct remap_c {
 	struct dmr_burst burst;		/* main blocks failing while it answers */
 	u64 last_good;			/* the block of main that answered last */
 	struct delayed_work probe_work;	/* while down: does it answer again? */
+	struct work_struct offline_work; /* main returned BLK_STS_OFFLINE */
 	/* Pending blocks a read found readable again, for the worker. */
 	spinlock_t recheck_lock;
 	unsigned int nr_recheck;
@@ -308,7 +309,7 @@ void dmr_pending_readable(struct remap_c *rc, u64 block);
 int dmr_block_io(struct remap_c *rc, blk_opf_t op, bool spare, u64 where,
 		 unsigned int off, unsigned int count, void *buf);
 
-/* dm-remap-avail.c (worker): is main, or one block of it, usable? */
+/* dm-remap-avail.c (worker; dmr_main_offline from end_io): is main usable? */
 int dmr_avail_init(struct remap_c *rc);
 void dmr_avail_resume(struct remap_c *rc);
 void dmr_avail_exit(struct remap_c *rc);
@@ -317,6 +318,7 @@ bool dmr_main_block_holds(struct remap_c *rc, u64 block, void *buf, void *got);
 void dmr_burst_note(struct remap_c *rc, u64 block);
 bool dmr_burst(struct remap_c *rc);
 void dmr_main_down(struct remap_c *rc, bool burst);
+void dmr_main_offline(struct remap_c *rc);
 void dmr_main_up(struct remap_c *rc);
 
 static inline bool dmr_entry_pending(const struct remap_c *rc, u64 e)

@@ -91,8 +91,6 @@ PY
 # ios: reads + writes the remap device has seen.
 ios() { dmr_status r0 && echo $((ST[reads] + ST[writes])); }
 
-# field_is KEY VALUE: r0's status says KEY=VALUE (a predicate for wait_until).
-field_is() { [ "$(status_field r0 "$1")" = "$2" ]; }
 # outage SECS WA [FAULT]: fio randrw QD8 and the writer (on blocks from
 # WA) run; once I/O flows, main is FAULT (a table; default the error
 # target) for SECS (the outage the scenario is about), then linear again;
@@ -117,7 +115,7 @@ outage() {
 	ev0=$(dm_events r0)
 	t1=$(now_ms) i1=$(ios)
 	check "$secs s: main becomes: $fault" dm_switch mainx "$fault"
-	check "$secs s: health main_unavailable" wait_until 60 field_is health main_unavailable
+	check "$secs s: health main_unavailable" wait_until 60 status_is r0 health main_unavailable
 	sleep "$secs"
 	# Bad sectors appear during the outage (blocks 300 and 301): found
 	# right after it, they are media errors again.
@@ -134,7 +132,7 @@ outage() {
 		expect_fail "3 s: right after: a read of bad block 301 fails" \
 			dd if=$DEV of=/dev/null bs=$BS skip=301 count=1 iflag=direct status=none
 	fi
-	check "$secs s: health leaves main_unavailable" wait_until 60 eval '! field_is health main_unavailable'
+	check "$secs s: health leaves main_unavailable" wait_until 60 eval '! status_is r0 health main_unavailable'
 	w0=$(status_field r0 writes)
 	wait_status r0 writes $((w0 + 400)) $fpid || fail "$secs s: I/O did not resume"
 	t3=$(now_ms) i3=$(ios)
@@ -177,7 +175,7 @@ nullb_bad main0 - $((301 * BSS + 5)) $((301 * BSS + 5))
 ev0=$(dm_events r0)
 check "block 301 reads again" dd if=$DEV of=/dev/null bs=512 skip=$((301 * BSS)) count=1 \
 	iflag=direct status=none
-check "pending=0 once the worker read it whole" wait_until 60 field_is pending 0
+check "pending=0 once the worker read it whole" wait_until 60 status_is r0 pending 0
 check "a dm event for it" test "$(dm_events r0)" -gt "$ev0"
 check "stats: pending_readable=1" \
 	test "$(kv_field pending_readable "$(dmsetup message r0 0 stats)")" = 1
@@ -216,7 +214,7 @@ E0=$(status_field r0 errors)
 check "main dies" dm_switch mainx "0 $ML error"
 expect_fail "a write fails" dd if=/dev/zero of=$DEV bs=$BS seek=50 count=1 oflag=direct status=none
 expect_fail "a read fails" dd if=$DEV of=/dev/null bs=$BS skip=60 count=1 iflag=direct status=none
-check "health main_unavailable" wait_until 60 field_is health main_unavailable
+check "health main_unavailable" wait_until 60 status_is r0 health main_unavailable
 expect_fail "a second write fails" dd if=/dev/zero of=$DEV bs=$BS seek=70 count=1 oflag=direct status=none
 dmr_status r0
 check "dead: remaps=1 pending=0, errors counted (${ST[errors]}, were $E0)" \

@@ -7,8 +7,9 @@
 # second range makes those pending too; a 64 KiB read across a range marks
 # only the bad blocks pending; a second fio pass (full-block writes) remaps
 # every pending block and then verifies clean. Remaps and pending blocks
-# survive remove + create. With the spare full, a full-block write of a
-# pending block still reaches main.
+# survive remove + create. A disk set offline: errors pass, nothing is
+# remapped, health main_unavailable until it runs again. With the spare
+# full, a full-block write of a pending block still reaches main.
 # vm-timeout: 420
 . tests/vm/lib.sh
 requires_module null_blk scsi_debug sd_mod
@@ -153,6 +154,25 @@ check "whole device = model, no EIO (medium range remapped)" \
 	dmr_image check "$DEV" "$M" $BS -
 dmsetup remove r0
 check_tool_records /dev/spare0 19 0 0
+
+# The disk goes offline, as the SCSI error handler leaves a disk it gave up
+# on: its errors say so (BLK_STS_OFFLINE). They pass through, nothing is
+# remapped or pending, health is main_unavailable until the disk answers.
+dmsetup create r0 --table "$TABLE"
+SDS=/sys/block/${SD##*/}/device/state
+ev0=$(dm_events r0)
+echo offline >"$SDS"
+expect_fail "offline: a read fails" blk_read "$DEV" 100
+expect_fail "offline: a write fails" blk_write "$DEV" 101 "$M"
+check "offline: health main_unavailable" wait_until 30 status_is r0 health main_unavailable
+check "offline: a dm event ($ev0 -> $(dm_events r0))" test "$(dm_events r0)" -gt "$ev0"
+check "offline: remaps=19 pending=0, as before" \
+	test "$(status_field r0 remaps) $(status_field r0 pending)" = "19 0"
+echo running >"$SDS"
+check "running again: health leaves main_unavailable" \
+	wait_until 30 eval '! status_is r0 health main_unavailable'
+check "running again: whole device = model" dmr_image check "$DEV" "$M" $BS -
+dmsetup remove r0
 
 # Spare full: a full-block write of a pending block cannot be remapped, so
 # it must go to main like any write (a disk takes such writes and may fix

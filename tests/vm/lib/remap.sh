@@ -33,6 +33,9 @@ status_field() {
 	dmsetup status "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# status_is NAME KEY VALUE: NAME's status says KEY=VALUE (for wait_until).
+status_is() { [ "$(status_field "$1" "$2")" = "$3" ]; }
+
 # dmr_status NAME: parse `dmsetup status NAME` into the associative array
 # ST (ST[remaps], ST[health], ...; ST[line] is the whole line), one process.
 declare -gA ST
