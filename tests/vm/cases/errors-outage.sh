@@ -15,6 +15,7 @@
 # vm-timeout: 720
 . tests/vm/lib.sh
 requires_module null_blk
+requires_target flakey
 requires_cmd fio python3
 load_module
 nullb_setup
