@@ -3,8 +3,8 @@
  * Is main usable: tells an outage from a media defect (main says offline,
  * probe reads of blocks not known bad, a burst of failing blocks), watches
  * main while it is down, and tests a remapped block of main in place before
- * reclaim moves it back. Runs in the worker; reads and writes only main
- * blocks whose data lives elsewhere.
+ * reclaim (or probation, after a burst) moves it back. Runs in the worker;
+ * reads and writes only main blocks whose data lives elsewhere.
  */
 #include <linux/blkdev.h>
 #include <linux/slab.h>
@@ -70,8 +70,63 @@ void dmr_burst_note(struct remap_c *rc, u64 block)
 		b->head = (b->head + 1) % b->size;
 	}
 	b->ring[i].block = block;
+	b->ring[i].slot = U64_MAX;
 	b->ring[i].when = jiffies;
 	b->last = jiffies;
+}
+
+/* The error path remapped @block, noted failing, to @slot. */
+void dmr_burst_remapped(struct remap_c *rc, u64 block, u64 slot)
+{
+	struct dmr_burst *b = &rc->burst;
+	unsigned int i;
+
+	for (i = 0; i < b->n; i++) {
+		if (b->ring[i].block == block) {
+			b->ring[i].slot = slot;
+			return;
+		}
+	}
+}
+
+/*
+ * A burst was recognised: the blocks of the ring remapped before that were
+ * probably failing for the same reason, not their media. Once it is over,
+ * each is tested in place and moved back if it passes.
+ */
+static void dmr_probation_take(struct remap_c *rc)
+{
+	struct dmr_burst *b = &rc->burst;
+	unsigned int i;
+
+	for (i = 0; i < b->n && b->nr_probation < b->size; i++) {
+		if (b->ring[i].slot == U64_MAX)
+			continue;
+		b->probation[b->nr_probation].block = b->ring[i].block;
+		b->probation[b->nr_probation++].slot = b->ring[i].slot;
+		b->ring[i].slot = U64_MAX;
+	}
+}
+
+/*
+ * After a burst: reclaim what is still where the error path put it (not
+ * moved by hand since). A suspend stops it; resume goes on.
+ */
+static void dmr_probation_run(struct remap_c *rc)
+{
+	const struct dmr_geom *g = &rc->index.geom;
+	struct dmr_burst *b = &rc->burst;
+
+	while (b->nr_probation && !READ_ONCE(rc->suspended)) {
+		u64 block = b->probation[--b->nr_probation].block;
+		u64 slot = b->probation[b->nr_probation].slot;
+		u64 e = dmr_index_lookup(&rc->index, block);
+
+		if (e && !dmr_entry_pending(rc, e) && dmr_entry_slot(g, e) == slot &&
+		    dmr_reclaim_block(rc, block))
+			rc->wstats.probation_reclaims++;
+	}
+	dmr_update_health(rc);
 }
 
 /*
@@ -100,6 +155,8 @@ bool dmr_burst(struct remap_c *rc)
 void dmr_main_down(struct remap_c *rc, bool burst)
 {
 	rc->wstats.outage_rounds++;
+	if (burst && !rc->main_down_burst)
+		dmr_probation_take(rc);
 	rc->main_down_burst |= burst;
 	if (rc->main_down)
 		return;
@@ -122,6 +179,8 @@ void dmr_main_up(struct remap_c *rc)
 	DMINFO("%s: main device answers again", dm_table_device_name(rc->ti->table));
 	rc->main_down = false;
 	rc->main_down_burst = false;
+	if (rc->burst.nr_probation)
+		queue_delayed_work(rc->wq, &rc->probe_work, 0);
 }
 
 /* Main said it is offline (end_io, any context): down until a probe answers. */
@@ -147,18 +206,22 @@ static void dmr_probe_work(struct work_struct *ws)
 	unsigned int noio;
 	void *buf;
 
-	if (!rc->main_down || READ_ONCE(rc->suspended))
+	if (READ_ONCE(rc->suspended))
 		return;		/* resume queues it again */
 	noio = memalloc_noio_save();
-	buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
-	if (buf && !dmr_burst(rc) && dmr_main_answers(rc, buf)) {
-		dmr_main_up(rc);
-		dmr_update_health(rc);
-	} else {
-		queue_delayed_work(rc->wq, &rc->probe_work,
-				   msecs_to_jiffies(DMR_PROBE_MS));
+	if (rc->main_down) {
+		buf = kmalloc(rc->geo.block_size, GFP_KERNEL);
+		if (buf && !dmr_burst(rc) && dmr_main_answers(rc, buf)) {
+			dmr_main_up(rc);
+			dmr_update_health(rc);
+		} else {
+			queue_delayed_work(rc->wq, &rc->probe_work,
+					   msecs_to_jiffies(DMR_PROBE_MS));
+		}
+		kfree(buf);
 	}
-	kfree(buf);
+	if (!rc->main_down && rc->burst.nr_probation)
+		dmr_probation_run(rc);
 	memalloc_noio_restore(noio);
 }
 
@@ -170,13 +233,15 @@ int dmr_avail_init(struct remap_c *rc)
 		return 0;
 	rc->burst.ring = kvcalloc(rc->burst.size, sizeof(*rc->burst.ring),
 				  GFP_KERNEL);
-	return rc->burst.ring ? 0 : -ENOMEM;
+	rc->burst.probation = kvcalloc(rc->burst.size,
+				       sizeof(*rc->burst.probation), GFP_KERNEL);
+	return rc->burst.ring && rc->burst.probation ? 0 : -ENOMEM;
 }
 
-/* Resume: keep watching a main that was down when the device suspended. */
+/* Resume: keep watching a main that was down, finish a probation. */
 void dmr_avail_resume(struct remap_c *rc)
 {
-	if (rc->main_down)
+	if (rc->main_down || rc->burst.nr_probation)
 		queue_delayed_work(rc->wq, &rc->probe_work, 0);
 }
 
@@ -185,6 +250,7 @@ void dmr_avail_exit(struct remap_c *rc)
 	cancel_work_sync(&rc->offline_work);
 	cancel_delayed_work_sync(&rc->probe_work);
 	kvfree(rc->burst.ring);
+	kvfree(rc->burst.probation);
 }
 
 /* Passes of the in-place test; the last pattern is unique to the block. */

@@ -649,6 +649,8 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 		if (live) {
 			dmr_index_update(&rc->index, fix->block, fix->slot, false);
 			rc->wstats.auto_remaps += !fix->relocate;
+			if (!fix->relocate)
+				dmr_burst_remapped(rc, fix->block, fix->slot);
 			trace_dmr_remap(fix->block, fix->slot, true, "auto");
 		} else if (fix->old) {
 			/* Still mapped there: not counted bad after all. */

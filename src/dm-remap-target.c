@@ -1006,8 +1006,9 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 	DMEMIT(" read_errors=%llu write_errors=%llu", s.read_errors, s.write_errors);
 	DMEMIT(" remaps=%llu table_bytes=%zu table_rebuilds=%llu batches=%llu",
 	       live, bytes, rebuilds, ws.batches);
-	DMEMIT(" outages=%llu outage_rounds=%llu pending_readable=%llu",
-	       ws.outages, ws.outage_rounds, ws.pending_readable);
+	DMEMIT(" outages=%llu outage_rounds=%llu pending_readable=%llu probation_reclaims=%llu",
+	       ws.outages, ws.outage_rounds, ws.pending_readable,
+	       ws.probation_reclaims);
 	return 1;
 }
 

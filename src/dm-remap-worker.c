@@ -417,6 +417,19 @@ static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 	dmr_update_health(rc);
 }
 
+/*
+ * Reclaim one block for probation (dm-remap-avail.c), in the worker like a
+ * reclaim request: true if it passed the in-place test and moved back.
+ */
+bool dmr_reclaim_block(struct remap_c *rc, u64 block)
+{
+	struct dmr_req req = { .op = DMR_REQ_RECLAIM, .first = block, .count = 1 };
+
+	if (READ_ONCE(rc->suspended) || rc->md.failed)
+		return false;
+	return !dmr_unremap_batch(rc, &req, block, 1) && req.changed;
+}
+
 static void dmr_work(struct work_struct *ws)
 {
 	struct remap_c *rc = container_of(ws, struct remap_c, work);

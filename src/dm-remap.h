@@ -80,15 +80,22 @@ struct dmr_io {
 /*
  * The last distinct main blocks that failed while main answered (a ring of
  * @size, oldest at @head once full): too many within @window_ms is an outage.
+ * Blocks the error path remapped before a burst was recognised wait on
+ * probation until it is over.
  */
 struct dmr_burst {
 	struct {
 		u64 block;
+		u64 slot;		/* where the error path put it, or U64_MAX */
 		unsigned long when;	/* jiffies */
 	} *ring;
+	struct {
+		u64 block, slot;
+	} *probation;
 	unsigned int size;		/* outage_blocks; 0: no burst detection */
 	unsigned int window_ms;		/* outage_window */
 	unsigned int n, head;
+	unsigned int nr_probation;
 	unsigned long last;		/* when the newest block was added */
 };
 
@@ -105,6 +112,7 @@ struct dmr_work_stats {
 	u64 outages;		/* times main stopped answering */
 	u64 outage_rounds;	/* error rounds that found main down */
 	u64 pending_readable;	/* pending blocks that read again */
+	u64 probation_reclaims;	/* remapped in a burst, moved back after it */
 };
 
 enum dmr_health {
@@ -291,6 +299,7 @@ void dmr_worker_exit(struct remap_c *rc);
 void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req);
 void dmr_worker_flush(struct remap_c *rc);
 void dmr_worker_kick_errors(struct remap_c *rc);
+bool dmr_reclaim_block(struct remap_c *rc, u64 block);
 
 /* dm-remap-metadata.c: the worker is the only caller after load. */
 int dmr_md_open(struct remap_c *rc, bool sb_only, const char **why);
@@ -316,6 +325,7 @@ void dmr_avail_exit(struct remap_c *rc);
 bool dmr_main_answers(struct remap_c *rc, void *buf);
 bool dmr_main_block_holds(struct remap_c *rc, u64 block, void *buf, void *got);
 void dmr_burst_note(struct remap_c *rc, u64 block);
+void dmr_burst_remapped(struct remap_c *rc, u64 block, u64 slot);
 bool dmr_burst(struct remap_c *rc);
 void dmr_main_down(struct remap_c *rc, bool burst);
 void dmr_main_offline(struct remap_c *rc);
