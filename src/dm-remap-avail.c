@@ -70,42 +70,49 @@ void dmr_burst_note(struct remap_c *rc, u64 block)
 		b->head = (b->head + 1) % b->size;
 	}
 	b->ring[i].block = block;
-	b->ring[i].slot = U64_MAX;
 	b->ring[i].when = jiffies;
 	b->last = jiffies;
 }
 
-/* The error path remapped @block, noted failing, to @slot. */
+/*
+ * The error path remapped @block, noted failing, to @slot. Fewer than
+ * outage_blocks such remaps fit in one window without a burst, so a ring of
+ * that size holds every one a burst may take.
+ */
 void dmr_burst_remapped(struct remap_c *rc, u64 block, u64 slot)
 {
 	struct dmr_burst *b = &rc->burst;
 	unsigned int i;
 
-	for (i = 0; i < b->n; i++) {
-		if (b->ring[i].block == block) {
-			b->ring[i].slot = slot;
-			return;
-		}
+	if (!b->size)
+		return;
+	if (b->nr_recent < b->size) {
+		i = b->nr_recent++;
+	} else {
+		i = b->recent_head;
+		b->recent_head = (b->recent_head + 1) % b->size;
 	}
+	b->recent[i].block = block;
+	b->recent[i].slot = slot;
+	b->recent[i].when = jiffies;
 }
 
 /*
- * A burst was recognised: the blocks of the ring remapped before that were
+ * A burst was recognised: the blocks remapped within its window were
  * probably failing for the same reason, not their media. Once it is over,
  * each is tested in place and moved back if it passes.
  */
 static void dmr_probation_take(struct remap_c *rc)
 {
 	struct dmr_burst *b = &rc->burst;
+	unsigned long win = msecs_to_jiffies(b->window_ms);
 	unsigned int i;
 
-	for (i = 0; i < b->n && b->nr_probation < b->size; i++) {
-		if (b->ring[i].slot == U64_MAX)
-			continue;
-		b->probation[b->nr_probation].block = b->ring[i].block;
-		b->probation[b->nr_probation++].slot = b->ring[i].slot;
-		b->ring[i].slot = U64_MAX;
-	}
+	for (i = 0; i < b->nr_recent && b->nr_probation < b->size; i++)
+		if (time_before(jiffies, b->recent[i].when + win))
+			b->probation[b->nr_probation++] = b->recent[i];
+	b->nr_recent = 0;
+	b->recent_head = 0;
 }
 
 /*
@@ -233,9 +240,12 @@ int dmr_avail_init(struct remap_c *rc)
 		return 0;
 	rc->burst.ring = kvcalloc(rc->burst.size, sizeof(*rc->burst.ring),
 				  GFP_KERNEL);
+	rc->burst.recent = kvcalloc(rc->burst.size, sizeof(*rc->burst.recent),
+				    GFP_KERNEL);
 	rc->burst.probation = kvcalloc(rc->burst.size,
 				       sizeof(*rc->burst.probation), GFP_KERNEL);
-	return rc->burst.ring && rc->burst.probation ? 0 : -ENOMEM;
+	return rc->burst.ring && rc->burst.recent && rc->burst.probation ?
+	       0 : -ENOMEM;
 }
 
 /* Resume: keep watching a main that was down, finish a probation. */
@@ -250,6 +260,7 @@ void dmr_avail_exit(struct remap_c *rc)
 	cancel_work_sync(&rc->offline_work);
 	cancel_delayed_work_sync(&rc->probe_work);
 	kvfree(rc->burst.ring);
+	kvfree(rc->burst.recent);
 	kvfree(rc->burst.probation);
 }
 

@@ -83,18 +83,22 @@ struct dmr_io {
  * Blocks the error path remapped before a burst was recognised wait on
  * probation until it is over.
  */
+struct dmr_burst_remap {
+	u64 block, slot;
+	unsigned long when;		/* jiffies */
+};
+
 struct dmr_burst {
 	struct {
 		u64 block;
-		u64 slot;		/* where the error path put it, or U64_MAX */
 		unsigned long when;	/* jiffies */
 	} *ring;
-	struct {
-		u64 block, slot;
-	} *probation;
+	struct dmr_burst_remap *recent;	/* the error path's last remaps (ring) */
+	struct dmr_burst_remap *probation;
 	unsigned int size;		/* outage_blocks; 0: no burst detection */
 	unsigned int window_ms;		/* outage_window */
 	unsigned int n, head;
+	unsigned int nr_recent, recent_head;
 	unsigned int nr_probation;
 	unsigned long last;		/* when the newest block was added */
 };
