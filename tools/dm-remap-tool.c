@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * dm-remap-tool: offline check, dump, restore, repair and format of the
- * dm-remap metadata region on a spare device or image file (pread/pwrite).
+ * dm-remap-tool: offline check, dump, export, restore, repair and format of
+ * the dm-remap metadata region on a spare device or image file (pread/pwrite).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +44,9 @@ struct opts {
 	bool have_bs, have_main, have_start, have_len;
 	u32 block_size;
 	u64 main_sectors, spare_start, spare_len;
+	bool have_fs;		/* -B or -O: export only */
+	u32 fs_block_size;
+	u64 fs_offset;		/* sectors */
 };
 
 static const char *const help_common =
@@ -97,6 +100,22 @@ static const struct cmd_help helps[] = {
 	  "  -f, --force              dump what can be read despite errors\n",
 	  "  " TOOL " dump /dev/sdb1 > md.txt\n"
 	  "  " TOOL " dump --json spare.img | jq .counts\n" },
+	{ "export",
+	  TOOL " export [-B BYTES] [-O N] [-o FILE] [-f] [-s N] DEVICE",
+	  "Print the pending (unreadable) blocks of the committed metadata as\n"
+	  "the block numbers of a filesystem on the remap device, one per line,\n"
+	  "ascending: the input of 'e2fsck -l FILE' (which marks them bad and\n"
+	  "reports the files that use them) or of debugfs's 'icheck'. A pending\n"
+	  "block larger than a filesystem block gives several numbers. DEVICE\n"
+	  "is opened read-only.\n",
+	  "  -B, --fs-block-size BYTES  the filesystem's block size, a power of\n"
+	  "                           two 512..65536 (default 4096)\n"
+	  "  -O, --fs-offset N        sector of the remap device where the\n"
+	  "                           filesystem starts (default 0); pending\n"
+	  "                           blocks before it are left out\n"
+	  "  -o, --output FILE        write to FILE instead of standard output\n"
+	  "  -f, --force              export what can be read despite errors\n",
+	  "  " TOOL " export -B 4096 /dev/sdc1 > bad.txt && e2fsck -l bad.txt /dev/mapper/data\n" },
 	{ "restore",
 	  TOOL " restore -i DUMP [-b B -m N -s N -l N] [-f] DEVICE",
 	  "Write a fresh, valid metadata state from a text dump (see 'dump';\n"
@@ -170,7 +189,7 @@ static void print_main_help(FILE *f)
 	size_t i;
 
 	fprintf(f,
-		"NAME\n  " TOOL " - check, dump, restore, repair and format dm-remap metadata\n\n"
+		"NAME\n  " TOOL " - check, dump, export, restore, repair and format dm-remap metadata\n\n"
 		"SYNOPSIS\n  " TOOL " COMMAND [OPTIONS] DEVICE\n  " TOOL " COMMAND --help\n\n"
 		"DESCRIPTION\n"
 		"  Works offline on the spare device (or an image file of it) of a\n"
@@ -209,6 +228,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "fs-block-size", required_argument, NULL, 'B' },
+		{ "fs-offset", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd_help *h = find_help(o->cmd);
@@ -216,9 +237,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:m:s:l:i:o:u:jfqh", lopts,
+	o->fs_block_size = 4096;
+	while ((c = getopt_long(argc, argv, "b:m:s:l:i:o:u:jfqhB:O:", lopts,
 				NULL)) != -1) {
 		switch (c) {
+		case 'B':
+			if (parse_num(optarg, &v) || v < 512 || v > 65536 || (v & (v - 1)))
+				return tool_usage("COMMAND", "bad --fs-block-size '%s': a power of two 512..65536",
+						  optarg);
+			o->fs_block_size = (u32)v;
+			o->have_fs = true;
+			break;
+		case 'O':
+			if (parse_num(optarg, &o->fs_offset) || o->fs_offset > U64_MAX >> 9)
+				return tool_usage("COMMAND", "bad --fs-offset '%s'", optarg);
+			o->have_fs = true;
+			break;
 		case 'b':
 			if (parse_num(optarg, &v) || v > U32_MAX)
 				return tool_usage("COMMAND", "bad --block-size '%s'", optarg);
@@ -265,6 +299,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return tool_usage("COMMAND", "bad option for '%s'", o->cmd);
 		}
 	}
+	if (o->have_fs && strcmp(o->cmd, "export"))
+		return tool_usage("COMMAND", "--fs-block-size and --fs-offset are options of 'export'");
 	if (!strcmp(o->cmd, "format") && argc - optind >= 2 &&
 	    argc - optind <= 3) {
 		o->pos = argv + optind;
@@ -737,7 +773,57 @@ out:
 
 /* ---- dump --------------------------------------------------------------- */
 
-static int cmd_dump(struct opts *o)
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* export: the filesystem blocks that overlap pending blocks. */
+static int print_export(const struct md_state *st, const struct opts *o, FILE *f)
+{
+	u64 bs = st->geo.block_size, fbs = o->fs_block_size;
+	u64 off = o->fs_offset << 9, *blocks, first, last, n = 0, i, skipped = 0;
+
+	blocks = calloc(st->nr_pending * (bs / fbs + 2) + 1, sizeof(*blocks));
+	if (!blocks) {
+		tool_err("out of memory");
+		return -1;
+	}
+	for (i = 0; i < st->nr_pending; i++) {
+		u64 start = st->pending[i] * bs, end = start + bs;
+
+		if (end <= off) {
+			skipped++;
+			continue;
+		}
+		first = (start > off ? start - off : 0) / fbs;
+		for (last = (end - off - 1) / fbs; first <= last; first++)
+			blocks[n++] = first;
+	}
+	qsort(blocks, n, sizeof(*blocks), cmp_u64);
+	for (i = 0; i < n; i++)
+		if (!i || blocks[i] != blocks[i - 1])
+			fprintf(f, "%" PRIu64 "\n", blocks[i]);
+	if (skipped)
+		tool_err("%" PRIu64 " pending blocks lie before --fs-offset: left out", skipped);
+	free(blocks);
+	return 0;
+}
+
+static int print_dump(const struct md_state *st, const struct opts *o, FILE *f)
+{
+	if (o->json)
+		md_state_print_json(st, f);
+	else
+		md_state_print_text(st, f);
+	return 0;
+}
+
+/* dump and export: load the committed state read-only, print it. */
+static int cmd_print(struct opts *o,
+		     int (*print)(const struct md_state *, const struct opts *, FILE *))
 {
 	struct md_state st;
 	struct scan_bufs bufs = { { NULL, NULL } };
@@ -763,8 +849,8 @@ static int cmd_dump(struct opts *o)
 		goto out;
 	}
 	if (r > 0 && !o->force) {
-		tool_err("%s: metadata damaged (%ld errors); use 'check' for a report, --force to dump anyway, 'repair' to fix",
-		       o->dev, r);
+		tool_err("%s: metadata damaged (%ld errors); use 'check' for a report, --force to %s anyway, 'repair' to fix",
+		       o->dev, r, o->cmd);
 		ret = d.io_error ? EXIT_USAGE : EXIT_BAD;
 		goto out;
 	}
@@ -776,10 +862,8 @@ static int cmd_dump(struct opts *o)
 			goto out;
 		}
 	}
-	if (o->json)
-		md_state_print_json(&st, out);
-	else
-		md_state_print_text(&st, out);
+	if (print(&st, o, out))
+		ret = EXIT_USAGE;
 	if (out != stdout && fclose(out)) {
 		tool_err("cannot write %s: %s", o->output, strerror(errno));
 		ret = EXIT_USAGE;
@@ -1359,7 +1443,9 @@ int main(int argc, char **argv)
 	if (!strcmp(o.cmd, "check"))
 		return cmd_check(&o);
 	if (!strcmp(o.cmd, "dump"))
-		return cmd_dump(&o);
+		return cmd_print(&o, print_dump);
+	if (!strcmp(o.cmd, "export"))
+		return cmd_print(&o, print_export);
 	if (!strcmp(o.cmd, "restore"))
 		return cmd_restore(&o);
 	if (!strcmp(o.cmd, "repair"))
