@@ -253,6 +253,48 @@ out:
 	return r;
 }
 
+int remap_geometry(const char *name, uint64_t *sectors, uint64_t *block_size)
+{
+	uint32_t ev;
+	char *params = NULL, uuid[160], bs[32];
+	int r = remap_status(name, &ev, &params, uuid, sizeof(uuid));
+	struct dm_task *dmt;
+	uint64_t start;
+	char *type, *p;
+
+	if (r != 1)
+		return -1;
+	*block_size = strtoull(status_field(params, "block_size", bs, sizeof(bs)), NULL, 10);
+	free(params);
+	dmt = dm_named(DM_DEVICE_TABLE, name);
+	if (!dmt)
+		return -1;
+	r = -1;
+	if (dm_task_run(dmt) && dm_get_next_target(dmt, NULL, &start, sectors, &type, &p) == NULL &&
+	    type && *block_size >= 512)
+		r = 0;
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int remap_message(const char *name, const char *msg, char *ans, size_t len)
+{
+	struct dm_task *dmt = dm_named(DM_DEVICE_TARGET_MSG, name);
+	const char *resp;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_sector(dmt, 0) && dm_task_set_message(dmt, msg) &&
+	    dm_task_run(dmt)) {
+		resp = dm_task_get_message_response(dmt);
+		snprintf(ans, len, "%s", resp ? resp : "");
+		r = 0;
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
 int remap_wait_event(const char *name, uint32_t event_nr)
 {
 	struct dm_task *dmt = dm_named(DM_DEVICE_WAITEVENT, name);

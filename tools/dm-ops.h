@@ -30,5 +30,10 @@ int remap_status(const char *name, uint32_t *event_nr, char **params,
 /* block until the event counter of @name differs from @event_nr: 0 or -1 */
 int remap_wait_event(const char *name, uint32_t event_nr);
 int host_monitor(int argc, char **argv);
+/* remap device @name: its length in sectors and block size in bytes; 0 or -1 */
+int remap_geometry(const char *name, uint64_t *sectors, uint64_t *block_size);
+/* send @msg to remap device @name, its answer in @ans: 0 or -1 */
+int remap_message(const char *name, const char *msg, char *ans, size_t len);
+int host_import(int argc, char **argv);
 
 #endif /* DM_REMAP_TOOL_DM_OPS_H */

@@ -32,7 +32,6 @@
 
 #define UUID_PREFIX "REMAP-"
 
-enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
 
 /* ---- devices ------------------------------------------------------------ */
 
@@ -464,7 +463,7 @@ int host_format(int argc, char **argv, bool force)
 }
 
 static const char *const host_cmds[] = { "open", "close", "status", "udev-match",
-						 "generate", "monitor" };
+						 "generate", "monitor", "import" };
 
 bool host_command(const char *cmd)
 {
@@ -506,6 +505,8 @@ int host_main(int argc, char **argv)
 
 	if (!strcmp(cmd, "monitor"))
 		return host_monitor(argc, argv);
+	if (!strcmp(cmd, "import"))
+		return host_import(argc, argv);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+at:h", lopts, NULL)) != -1) {
 		switch (c) {

@@ -8,6 +8,9 @@
 
 #define TOOL "dm-remap-tool"
 
+/* Exit status of the host commands. */
+enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
+
 /* "dm-remap-tool: <message>\n" */
 __attribute__((format(printf, 1, 2)))
 void tool_err(const char *fmt, ...);
