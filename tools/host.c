@@ -275,6 +275,7 @@ static const char *const host_usage =
 "  " TOOL " open [-t REMAPTAB] --all\n"
 "  " TOOL " close [-t REMAPTAB] NAME | --all\n"
 "  " TOOL " status [NAME]\n"
+"  " TOOL " import -F FORMAT [-b BYTES] [-O N] [-n] FILE NAME (see import --help)\n"
 "  " TOOL " format [-f] MAIN SPARE [OPTIONS]\n"
 "\n"
 "DESCRIPTION\n"

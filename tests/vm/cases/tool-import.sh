@@ -20,50 +20,38 @@ M=/tmp/model
 check "fill (model)" "$IOTEST" fill "$DEV" "$M" 3
 where() { printf '%s\n' "$@" | dmr_query_many r0 $BSS | cut -d' ' -f2 | tr '\n' ' '; }
 
-# run RC DESC PATTERN CMD...: exit status RC and PATTERN in the output.
-run() {
-	local want=$1 desc=$2 pat=$3 rc
-	shift 3
-	"$@" >/tmp/out 2>&1
-	rc=$?
-	if [ "$rc" = "$want" ] && grep -qF -- "$pat" /tmp/out; then
-		ok "$desc"
-	else
-		fail "$desc (exit $rc, want $want, pattern '$pat'): $(head -c 600 /tmp/out)"
-	fi
-}
 
 # Bad input first: nothing may change.
-run 0 "dry run prints the plan" "remap 80 16" \
+expect_out 0 "dry run prints the plan" "remap 80 16" \
 	"$T" import -F badblocks -b 4096 -n "$FX/badblocks.txt" r0
-run 2 "a malformed mapfile: line 4 named" "bad-ddrescue.map:4: expected 'pos size status'" \
+expect_out 2 "a malformed mapfile: line 4 named" "bad-ddrescue.map:4: expected 'pos size status'" \
 	"$T" import -F ddrescue "$FX/bad-ddrescue.map" r0
 check "...and line 5" grep -qF "bad-ddrescue.map:5:" /tmp/out
 printf '10\n%s\n' $((ML / 8)) >/tmp/past.txt
-run 2 "a block past the end: line 2 named" "past.txt:2: bytes $((ML * 512))-" \
+expect_out 2 "a block past the end: line 2 named" "past.txt:2: bytes $((ML * 512))-" \
 	"$T" import -F badblocks -b 4096 /tmp/past.txt r0
-run 2 "an unknown format" "unknown format 'smart'" "$T" import -F smart "$FX/lba.txt" r0
-run 1 "no such device" "nosuch: not an open remap device" \
+expect_out 2 "an unknown format" "unknown format 'smart'" "$T" import -F smart "$FX/lba.txt" r0
+expect_out 1 "no such device" "nosuch: not an open remap device" \
 	"$T" import -F lba "$FX/lba.txt" nosuch
 check "after all that: remaps=0 pending=0" \
 	test "$(status_field r0 remaps) $(status_field r0 pending)" = "0 0"
 
 # badblocks -o with 4 KiB blocks; block 500 cannot be read.
 nullb_bad main0 + $((500 * BSS + 2)) $((500 * BSS + 2))
-run 0 "badblocks: 3 blocks, 1 unreadable" "import: remapped=2 already=0 pending=1 no_space=0" \
+expect_out 0 "badblocks: 3 blocks, 1 unreadable" "import: remapped=2 already=0 pending=1 no_space=0" \
 	"$T" import -F badblocks -b 4096 "$FX/badblocks.txt" r0
 check "10, 11 remapped, 500 pending" test "$(where 10 11 500)" = "remapped remapped pending "
-run 0 "ddrescue: the '-' and '/' areas" "import: remapped=4 already=0 pending=0 no_space=0" \
+expect_out 0 "ddrescue: the '-' and '/' areas" "import: remapped=4 already=0 pending=0 no_space=0" \
 	"$T" import -F ddrescue "$FX/ddrescue.map" r0
 check "256, 512-514 remapped; 255, 257, 511, 515 not" \
 	test "$(where 256 512 513 514 255 257 511 515)" = "remapped remapped remapped remapped main main main main "
-run 0 "lba: 8200 listed twice, one block" "1 blocks of 4096 bytes in 1 runs" \
+expect_out 0 "lba: 8200 listed twice, one block" "1 blocks of 4096 bytes in 1 runs" \
 	"$T" import -F lba "$FX/lba.txt" r0
 check "block 1025 remapped" test "$(where 1025)" = "remapped "
-run 0 "mdadm with the data offset" "import: remapped=1 already=0 pending=0 no_space=0" \
+expect_out 0 "mdadm with the data offset" "import: remapped=1 already=0 pending=0 no_space=0" \
 	"$T" import -F mdadm -O 2048 "$FX/mdadm.txt" r0
 check "block 381 remapped (sector 1000 + 2048)" test "$(where 381)" = "remapped "
-run 0 "again: already remapped" "import: remapped=0 already=2" \
+expect_out 0 "again: already remapped" "import: remapped=0 already=2" \
 	"$T" import -F badblocks -b 4096 "$FX/badblocks.txt" r0
 dmr_status r0
 check "remaps=8 pending=1 (${ST[remaps]} ${ST[pending]})" test "${ST[remaps]} ${ST[pending]}" = "8 1"

@@ -33,6 +33,19 @@ expect_fail() {
 	if "$@" >/dev/null 2>&1; then fail "$desc (unexpectedly succeeded)"; else ok "$desc"; fi
 }
 
+# expect_out RC DESC PATTERN CMD...: CMD exits with RC and its output
+# (kept in /tmp/out) contains PATTERN.
+expect_out() {
+	local want=$1 desc=$2 pat=$3 rc=0
+	shift 3
+	"$@" >/tmp/out 2>&1 || rc=$?
+	if [ "$rc" = "$want" ] && grep -qF -- "$pat" /tmp/out; then
+		ok "$desc"
+	else
+		fail "$desc (exit $rc, want $want, pattern '$pat'): $(head -c 600 /tmp/out)"
+	fi
+}
+
 finish() {
 	echo "guest checks: $CHECKS run, $FAILS failed"
 	[ "$FAILS" = 0 ]
