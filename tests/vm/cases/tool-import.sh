@@ -51,7 +51,7 @@ check "block 1025 remapped" test "$(where 1025)" = "remapped "
 expect_out 0 "mdadm with the data offset" "import: remapped=1 already=0 pending=0 no_space=0" \
 	"$T" import -F mdadm -O 2048 "$FX/mdadm.txt" r0
 check "block 381 remapped (sector 1000 + 2048)" test "$(where 381)" = "remapped "
-expect_out 0 "again: already remapped" "import: remapped=0 already=2" \
+expect_out 0 "again: all 3 already there (remapped or pending)" "import: remapped=0 already=3 pending=0" \
 	"$T" import -F badblocks -b 4096 "$FX/badblocks.txt" r0
 dmr_status r0
 check "remaps=8 pending=1 (${ST[remaps]} ${ST[pending]})" test "${ST[remaps]} ${ST[pending]}" = "8 1"
