@@ -48,6 +48,18 @@ bool dmr_main_answers(struct remap_c *rc, void *buf)
 	return false;
 }
 
+/* The index a ring of @size entries fills next, overwriting the oldest. */
+static unsigned int ring_next(unsigned int *n, unsigned int *head,
+			      unsigned int size)
+{
+	unsigned int i = *head;
+
+	if (*n < size)
+		return (*n)++;
+	*head = (*head + 1) % size;
+	return i;
+}
+
 /*
  * Record main block @block as failing though main answers. The ring holds the
  * last outage_blocks distinct such blocks, oldest first; a block already in
@@ -63,12 +75,7 @@ void dmr_burst_note(struct remap_c *rc, u64 block)
 	for (i = 0; i < b->n; i++)
 		if (b->ring[i].block == block)
 			return;
-	if (b->n < b->size) {
-		i = b->n++;
-	} else {
-		i = b->head;
-		b->head = (b->head + 1) % b->size;
-	}
+	i = ring_next(&b->n, &b->head, b->size);
 	b->ring[i].block = block;
 	b->ring[i].when = jiffies;
 	b->last = jiffies;
@@ -86,12 +93,7 @@ void dmr_burst_remapped(struct remap_c *rc, u64 block, u64 slot)
 
 	if (!b->size)
 		return;
-	if (b->nr_recent < b->size) {
-		i = b->nr_recent++;
-	} else {
-		i = b->recent_head;
-		b->recent_head = (b->recent_head + 1) % b->size;
-	}
+	i = ring_next(&b->nr_recent, &b->recent_head, b->size);
 	b->recent[i].block = block;
 	b->recent[i].slot = slot;
 	b->recent[i].when = jiffies;

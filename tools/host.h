@@ -55,6 +55,11 @@ int remap_check_entry(const struct remap_entry *e, char *err, size_t errlen);
  * when the file cannot be read.
  */
 int remaptab_parse(const char *path, struct remaptab *t);
+/*
+ * Split @s in place on blanks into @f (room for @max + 1 fields); returns
+ * the number of fields, which may exceed @max + 1 (only those are kept).
+ */
+int split_blanks(char *s, char **f, int max);
 void remaptab_free(struct remaptab *t);
 
 /* From dm-remap-tool.c. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dm-ops.h"
+#include "host.h"
 #include "msg.h"
 
 enum fmt { F_BADBLOCKS, F_DDRESCUE, F_LBA, F_MDADM };
@@ -88,22 +89,6 @@ static int add(struct list *l, unsigned int line, uint64_t pos, uint64_t len,
 	return 0;
 }
 
-/* Split @s into at most @max blank-separated fields; returns their number. */
-static int fields(char *s, char **f, int max)
-{
-	int n = 0;
-	char *tok;
-
-	while ((tok = strsep(&s, " \t\r\n")) != NULL) {
-		if (!*tok)
-			continue;
-		if (n == max)
-			return max + 1;
-		f[n++] = tok;
-	}
-	return n;
-}
-
 /* badblocks -o and plain LBA lists: one number per line. */
 static int parse_numbers(struct list *l, unsigned int line, char *s, bool lba,
 			 uint64_t unit, uint64_t off)
@@ -114,7 +99,7 @@ static int parse_numbers(struct list *l, unsigned int line, char *s, bool lba,
 
 	if (lba && strchr(s, '#'))
 		*strchr(s, '#') = '\0';
-	n = fields(s, f, 1);
+	n = split_blanks(s, f, 1);
 	if (!n)
 		return 0;
 	if (n > 1 || num(f[0], lba, &v)) {
@@ -138,7 +123,7 @@ static int parse_ddrescue(struct list *l, unsigned int line, char *s,
 
 	if (*s == '#')
 		return 0;
-	n = fields(s, f, 3);
+	n = split_blanks(s, f, 3);
 	if (!n)
 		return 0;
 	if (!*status_seen) {
@@ -172,7 +157,7 @@ static int parse_mdadm(struct list *l, unsigned int line, char *s, uint64_t off)
 	if (!strncmp(s, "Bad-blocks on ", 14) || !strncmp(s, "Bad-blocks list is empty", 24) ||
 	    !strncmp(s, "No bad-blocks list configured", 29))
 		return 0;
-	n = fields(s, f, 4);
+	n = split_blanks(s, f, 4);
 	if (!n)
 		return 0;
 	if (n != 4 || num(f[0], false, &sector) || strcmp(f[1], "for") ||

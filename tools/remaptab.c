@@ -263,8 +263,7 @@ void remap_entry_init(struct remap_entry *e, unsigned int line)
 	e->outage_window = -1;
 }
 
-/* split on blanks; returns the number of fields (at most @max + 1) */
-static int split(char *s, char **f, int max)
+int split_blanks(char *s, char **f, int max)
 {
 	int n = 0;
 	char *tok;
@@ -283,7 +282,7 @@ static int parse_line(char *s, unsigned int line, struct remap_entry *e,
 		      char *err, size_t len)
 {
 	char *f[5];
-	int n = split(s, f, 4);
+	int n = split_blanks(s, f, 4);
 
 	remap_entry_init(e, line);
 	if (n < 3)
