@@ -82,6 +82,8 @@ static _Atomic uint64_t n_msgs, n_status, n_suspends, n_reloads, n_faults;
 /* what the remap/unremap/reclaim messages did (whether the spare cycles) */
 static _Atomic uint64_t n_remapped, n_unremapped, n_reclaimed, n_refused,
 	n_no_space, n_copy_failed, n_msg_errors;
+/* the error path's outage handling, summed over the remap table's instances */
+static _Atomic uint64_t n_outages, n_outage_rounds, n_probation;
 static struct timespec t_start;
 /* Every suspend ... resume (and table switch) of any device, and every
  * create/remove, goes under this lock: libdevmapper's node bookkeeping is
@@ -383,6 +385,22 @@ static int dm_msg(const char *dev, const char *msg, char *out, size_t len)
 	}
 	dm_task_destroy(dmt);
 	return err;
+}
+
+/* Add the outage counters of the live remap instance (before it is replaced). */
+static void sum_outage_stats(void)
+{
+	char ans[1024];
+	const char *p;
+
+	if (dm_msg(rname, "stats", ans, sizeof(ans)))
+		return;
+	if ((p = strstr(ans, " outages=")))
+		atomic_fetch_add(&n_outages, strtoull(p + 9, NULL, 10));
+	if ((p = strstr(ans, " outage_rounds=")))
+		atomic_fetch_add(&n_outage_rounds, strtoull(p + 15, NULL, 10));
+	if ((p = strstr(ans, " probation_reclaims=")))
+		atomic_fetch_add(&n_probation, strtoull(p + 20, NULL, 10));
 }
 
 /* The STATUS (or TABLE) line of a single-target device. */
@@ -1169,6 +1187,7 @@ static void *ctl_thread(void *arg)
 				violation(UINT64_MAX, "reload of the remap table under load "
 					  "refused (%s): %s", strerror(err), seg.params);
 		} else {
+			sum_outage_stats();	/* of the instance it replaces */
 			err = dm_simple(rname, DM_DEVICE_SUSPEND);
 			if (err)
 				violation(UINT64_MAX, "suspend failed: %s", strerror(err));
@@ -1462,6 +1481,10 @@ int main(int argc, char **argv)
 	if (atomic_load(&faults_active))
 		die("a fault is still active after the threads stopped");
 	quiet_counters("quiet device");
+	sum_outage_stats();
+	printf("dmr-torture: error path: %" PRIu64 " outages (%" PRIu64 " rounds), %" PRIu64
+	       " blocks back from probation\n", atomic_load(&n_outages),
+	       atomic_load(&n_outage_rounds), atomic_load(&n_probation));
 	{
 		struct features base = { -1, -1, -1, false };
 		struct seg seg;
