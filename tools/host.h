@@ -60,6 +60,8 @@ int remaptab_parse(const char *path, struct remaptab *t);
  * the number of fields, which may exceed @max + 1 (only those are kept).
  */
 int split_blanks(char *s, char **f, int max);
+/* Plain decimal, no sign, no blanks, no overflow: 0 or -1. */
+int parse_dec(const char *s, u64 *v);
 void remaptab_free(struct remaptab *t);
 
 /* From dm-remap-tool.c. */

@@ -49,17 +49,22 @@ static void bad_line(struct list *l, unsigned int line, const char *fmt, ...)
 	l->errors++;
 }
 
-/* A number: decimal, or hexadecimal with 0x when @hex. */
+/* A number: decimal (leading zeroes too), or 0x hexadecimal when @hex. */
 static int num(const char *s, bool hex, uint64_t *v)
 {
 	char *end;
+	u64 d;
 
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	if (!hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+	if (!hex || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) {
+		if (parse_dec(s, &d))
+			return -1;
+		*v = d;
+		return 0;
+	}
+	if (!isxdigit((unsigned char)s[2]))
 		return -1;
 	errno = 0;
-	*v = strtoull(s, &end, hex ? 0 : 10);
+	*v = strtoull(s + 2, &end, 16);
 	return errno || *end ? -1 : 0;
 }
 

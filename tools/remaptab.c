@@ -23,8 +23,7 @@ static int seterr(char *err, size_t len, const char *fmt, ...)
 	return -1;
 }
 
-/* plain decimal, no sign, no overflow */
-static int parse_dec(const char *s, u64 *v)
+int parse_dec(const char *s, u64 *v)
 {
 	u64 x = 0;
 
