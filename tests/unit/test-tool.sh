@@ -6,6 +6,7 @@ set -u
 
 TOOL=${1:-$(dirname "$0")/../../tools/dm-remap-tool}
 TOOL=$(realpath "$TOOL")
+FX=$(realpath "$(dirname "$0")/../fixtures/import")	# import's list fixtures
 if [ -n "${FMT_TMP:-}" ]; then
 	rm -rf "$FMT_TMP"
 	mkdir -p "$FMT_TMP"
@@ -146,6 +147,33 @@ if command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null; then
 else
 	echo "SKIP: export into e2fsck -l: no mkfs.ext4/debugfs (e2fsprogs)"
 fi
+# import: bad options and malformed lists are refused before any device is
+# looked at (exit 2, the line named); the live part is tests/vm/cases/tool-import.sh.
+expect 2 "import without -F" "$TOOL" import "$FX/lba.txt" r0
+has "import without -F named" "import needs -F FORMAT"
+expect 2 "import: unknown format" "$TOOL" import -F smart "$FX/lba.txt" r0
+expect 2 "import: --unit with ddrescue" "$TOOL" import -F ddrescue -b 512 "$FX/ddrescue.map" r0
+has "import: --unit with ddrescue named" "--unit is for badblocks and lba lists"
+expect 2 "import: bad --unit" "$TOOL" import -F lba -b 0 "$FX/lba.txt" r0
+expect 2 "import: bad --offset" "$TOOL" import -F lba -O 1k "$FX/lba.txt" r0
+expect 2 "import: NAME missing" "$TOOL" import -F lba "$FX/lba.txt"
+expect 2 "import: unreadable FILE" "$TOOL" import -F lba nofile.txt r0
+printf '10\n1 2\nx\n0x10\n' >imp-bb.txt
+expect 2 "import: malformed badblocks list" "$TOOL" import -F badblocks imp-bb.txt r0
+has "...line 2 named" "imp-bb.txt:2: expected one block number"
+has "...line 4 named (no hex in badblocks lists)" "imp-bb.txt:4:"
+has "...nothing done" "3 errors in imp-bb.txt: nothing done"
+printf '010 # a leading zero is decimal\n0x\n' >imp-lba.txt
+expect 2 "import: malformed LBA list" "$TOOL" import -F lba imp-lba.txt r0
+has "...only line 2 (0x) named" "1 error in imp-lba.txt"
+printf 'Bad-blocks on /dev/sdb1:\n  12 for 0 sectors\n  12 four 8 sectors\n' >imp-md.txt
+expect 2 "import: malformed mdadm list" "$TOOL" import -F mdadm imp-md.txt r0
+has "...lines 2 and 3 named" "2 errors in imp-md.txt"
+expect 2 "import: malformed ddrescue mapfile" "$TOOL" import -F ddrescue "$FX/bad-ddrescue.map" r0
+has "...line 4 named" "bad-ddrescue.map:4:"
+printf '# nothing but comments\n' >imp-dd.txt
+expect 2 "import: mapfile without a status line" "$TOOL" import -F ddrescue imp-dd.txt r0
+has "...named" "no status line"
 # restore of its own dump round-trips
 cp spare.img rt.img
 expect 0 "restore own dump" "$TOOL" restore -i dump1.txt rt.img
