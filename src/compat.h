@@ -25,11 +25,13 @@
 #if DMR_KERNEL_AT_LEAST(6, 9, 0) || \
 	(DMR_KERNEL_AT_LEAST(6, 6, 23) && !DMR_KERNEL_AT_LEAST(6, 7, 0)) || \
 	(DMR_KERNEL_AT_LEAST(6, 1, 83) && !DMR_KERNEL_AT_LEAST(6, 2, 0))
-#define dmr_dm_io(req, nr, where, errs) \
-	dm_io(req, nr, where, errs, IOPRIO_DEFAULT)
+#define dmr_dm_io_prio(req, nr, where, errs, prio) \
+	dm_io(req, nr, where, errs, prio)
 #else
-#define dmr_dm_io(req, nr, where, errs) dm_io(req, nr, where, errs)
+#define dmr_dm_io_prio(req, nr, where, errs, prio) dm_io(req, nr, where, errs)
 #endif
+#define dmr_dm_io(req, nr, where, errs) \
+	dmr_dm_io_prio(req, nr, where, errs, IOPRIO_DEFAULT)
 
 /*
  * The open mode of dm_get_device() and dm_table_get_mode() is a blk_mode_t

@@ -427,6 +427,7 @@ static int plan_pending(struct remap_c *rc, struct dmr_item *items,
 		if (r)
 			return r;
 		trace_dmr_remap(it->block, rc->pending_slot, true, "pending");
+		dmr_scrub_near(rc, it->block);
 	}
 	return 0;
 }
@@ -649,8 +650,10 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 		if (live) {
 			dmr_index_update(&rc->index, fix->block, fix->slot, false);
 			rc->wstats.auto_remaps += !fix->relocate;
-			if (!fix->relocate)
+			if (!fix->relocate) {
 				dmr_burst_remapped(rc, fix->block, fix->slot);
+				dmr_scrub_near(rc, fix->block);
+			}
 			trace_dmr_remap(fix->block, fix->slot, true, "auto");
 		} else if (fix->old) {
 			/* Still mapped there: not counted bad after all. */

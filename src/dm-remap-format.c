@@ -281,8 +281,11 @@ void dmr_sb_encode(void *buf, const struct dmr_sb *sb)
 {
 	struct dmr_disk_sb *d = buf;
 
+	bool scrub = sb->scrub_state || sb->scrub_pos || sb->scrub_last_pass;
+
 	memset(d, 0, sizeof(*d));
-	d->flags = cpu_to_le32(sb->flags);
+	d->flags = cpu_to_le32((sb->flags & ~DMR_SB_FLAG_SCRUB) |
+			       (scrub ? DMR_SB_FLAG_SCRUB : 0));
 	d->magic = cpu_to_le64(DMR_SB_MAGIC);
 	d->version = cpu_to_le32(sb->version);
 	d->copy = cpu_to_le32(sb->copy);
@@ -302,6 +305,9 @@ void dmr_sb_encode(void *buf, const struct dmr_sb *sb)
 	d->nr_bad = cpu_to_le64(sb->nr_bad);
 	d->nr_pending = cpu_to_le64(sb->nr_pending);
 	d->pair_digest = cpu_to_le64(sb->pair_digest);
+	d->scrub_state = cpu_to_le32(sb->scrub_state);
+	d->scrub_pos = cpu_to_le64(sb->scrub_pos);
+	d->scrub_last_pass = cpu_to_le64(sb->scrub_last_pass);
 	d->csum = cpu_to_le32(md_csum(d, DMR_SB_CSUM_XOR));
 }
 
@@ -326,6 +332,9 @@ static void sb_unpack(const struct dmr_disk_sb *d, struct dmr_sb *sb)
 	sb->nr_bad = le64_to_cpu(d->nr_bad);
 	sb->nr_pending = le64_to_cpu(d->nr_pending);
 	sb->pair_digest = le64_to_cpu(d->pair_digest);
+	sb->scrub_state = le32_to_cpu(d->scrub_state);
+	sb->scrub_pos = le64_to_cpu(d->scrub_pos);
+	sb->scrub_last_pass = le64_to_cpu(d->scrub_last_pass);
 }
 
 static enum dmr_blk_state bad(const char **why, enum dmr_blk_state st,
@@ -390,6 +399,13 @@ enum dmr_blk_state dmr_sb_decode(const void *buf, u32 copy, struct dmr_sb *sb,
 	if (sb->nr_mapped > g.nr_slots || sb->nr_bad > g.nr_slots - sb->nr_mapped ||
 	    sb->nr_pending > g.pending_capacity)
 		return bad(why, DMR_BLK_BAD_FIELD, "superblock counts out of range");
+	if (d->scrub_pad || (!(sb->flags & DMR_SB_FLAG_SCRUB) &&
+			     (sb->scrub_state || sb->scrub_pos ||
+			      sb->scrub_last_pass)) ||
+	    sb->scrub_state > DMR_SCRUB_PAUSED || sb->scrub_pos > g.nr_blocks ||
+	    (sb->scrub_state == DMR_SCRUB_IDLE && sb->scrub_pos))
+		return bad(why, DMR_BLK_BAD_FIELD,
+			   "superblock scrub fields out of range or without their flag");
 	if (memchr_inv(d->reserved, 0, sizeof(d->reserved)))
 		return bad(why, DMR_BLK_BAD_FIELD,
 			   "superblock reserved area is not zero");

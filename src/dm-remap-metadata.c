@@ -159,6 +159,10 @@ static int md_format(struct dmr_md *md, void *buf, const char **why)
 	}
 	md->sb = sb;
 	md->next_gen = dmr_next_generation(2, sb.copy);
+	md->scrub_state = DMR_SCRUB_IDLE;
+	md->scrub_pos = 0;
+	md->scrub_last_pass = 0;
+	md->sb_dirty = false;
 	md->formatted = true;
 	return 0;
 }
@@ -237,6 +241,10 @@ static int md_load(struct remap_c *rc, bool sb_only, const char **why)
 	}
 	md->sb = s->sb;
 	md->next_gen = s->next_gen;
+	md->scrub_state = s->sb.scrub_state;
+	md->scrub_pos = s->sb.scrub_pos;
+	md->scrub_last_pass = s->sb.scrub_last_pass;
+	md->sb_dirty = false;
 out:
 	kfree(s->buf[0]);
 	kfree(s->buf[1]);
@@ -406,6 +414,21 @@ int dmr_md_set(struct remap_c *rc, u64 slot, u64 rec)
  * the device keeps serving the remaps it has, takes no new ones, and says
  * so in its health. The last good commit stays what a reload finds.
  */
+/*
+ * Queue the scrub's state for the next commit (the worker only). It rides
+ * on the commits of other changes, or makes one of its own.
+ */
+void dmr_md_set_scrub(struct remap_c *rc, u32 state, u64 pos, u64 last_pass)
+{
+	struct dmr_md *md = &rc->md;
+
+	md->scrub_state = state;
+	md->scrub_pos = pos;
+	md->scrub_last_pass = last_pass;
+	md->sb_dirty = state != md->sb.scrub_state || pos != md->sb.scrub_pos ||
+		       last_pass != md->sb.scrub_last_pass;
+}
+
 void dmr_md_failed(struct remap_c *rc, const char *what, int r)
 {
 	struct dmr_md *md = &rc->md;
@@ -515,7 +538,7 @@ int dmr_md_commit(struct remap_c *rc)
 
 	if (md->failed)
 		return -EIO;
-	if (!md->nr_chg && !md->force_pending)
+	if (!md->nr_chg && !md->force_pending && !md->sb_dirty)
 		return 0;
 	buf = kmalloc(DMR_MD_BLOCK_SIZE, GFP_KERNEL);
 	dirty = kvmalloc_array(md->force_pending ? pairs : md->nr_chg,
@@ -547,6 +570,9 @@ int dmr_md_commit(struct remap_c *rc)
 
 	sb.generation = gen;
 	sb.copy = gen & 1;
+	sb.scrub_state = md->scrub_state;
+	sb.scrub_pos = md->scrub_pos;
+	sb.scrub_last_pass = md->scrub_last_pass;
 	dmr_sb_encode(buf, &sb);
 	r = md_write_sync(md, md_block(md, DMR_AREA_SB, 0, sb.copy), buf,
 			  REQ_PREFLUSH | REQ_FUA);
@@ -560,6 +586,7 @@ int dmr_md_commit(struct remap_c *rc)
 		__clear_bit(dirty[i], md->pair_force);
 	}
 	md->force_pending = false;
+	md->sb_dirty = false;
 	md->sb = sb;
 	md->next_gen = dmr_next_generation(gen, sb.copy);
 	md->nr_chg = 0;

@@ -162,7 +162,7 @@ static int parse_uint_arg(struct dm_arg_set *as, unsigned int *argc,
 static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 			  struct remap_c *rc, u32 *block_size)
 {
-	static const struct dm_arg group = {0, 12, "Invalid number of feature arguments"};
+	static const struct dm_arg group = {0, 14, "Invalid number of feature arguments"};
 	unsigned int argc;
 	const char *name;
 	int r;
@@ -216,6 +216,15 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 				return -EINVAL;
 			}
 			rc->features |= DMR_FEAT_OUTAGE_BLOCKS;
+			continue;
+		}
+		if (!strcasecmp(name, "scrub_rate")) {
+			if (parse_uint_arg(as, &argc, DMR_SCRUB_RATE_MIN,
+					   DMR_SCRUB_RATE_MAX, &rc->scrub.rate)) {
+				ti->error = "scrub_rate must be 64 to 4194304 (KiB/s)";
+				return -EINVAL;
+			}
+			rc->features |= DMR_FEAT_SCRUB_RATE;
 			continue;
 		}
 		if (!strcasecmp(name, "outage_window")) {
@@ -345,6 +354,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->commit_interval = READ_ONCE(commit_interval.val);
 	rc->burst.size = READ_ONCE(outage_blocks.val);
 	rc->burst.window_ms = READ_ONCE(outage_window.val);
+	rc->scrub.rate = READ_ONCE(dmr_scrub_rate.val);
 	dm_consume_args(&as, 4);
 	r = parse_features(ti, &as, rc, &block_size);
 	if (r) {
@@ -389,6 +399,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad_owner;
 	}
 	dmr_health_init(rc);
+	dmr_scrub_load(rc);
 
 	/* Bio 0 of a flush goes to main, bio 1 to the spare. */
 	ti->num_flush_bios = 2;
@@ -682,6 +693,7 @@ static void remap_postsuspend(struct dm_target *ti)
 {
 	struct remap_c *rc = ti->private;
 
+	dmr_scrub_suspend(rc);
 	WRITE_ONCE(rc->suspended, true);
 	dmr_worker_flush(rc);
 }
@@ -711,6 +723,7 @@ static int remap_preresume(struct dm_target *ti)
 	if (!r && changed) {
 		r = dmr_md_reload(rc, &why);
 		dmr_health_init(rc);
+		dmr_scrub_load(rc);
 	}
 	memalloc_noio_restore(noio);
 	if (r) {
@@ -721,6 +734,7 @@ static int remap_preresume(struct dm_target *ti)
 	WRITE_ONCE(rc->suspending, false);
 	WRITE_ONCE(rc->suspended, false);
 	dmr_avail_resume(rc);
+	dmr_scrub_resume(rc);
 	return 0;
 }
 
@@ -746,6 +760,25 @@ static void emit_table_line(struct remap_c *rc, char *result, unsigned int maxle
 		DMEMIT(" outage_blocks %u", rc->burst.size);
 	if (f & DMR_FEAT_OUTAGE_WINDOW)
 		DMEMIT(" outage_window %u", rc->burst.window_ms);
+	if (f & DMR_FEAT_SCRUB_RATE)
+		DMEMIT(" scrub_rate %u", rc->scrub.rate);
+	*szp = sz;
+}
+
+/* Unlocked reads: each field is written by the worker alone. */
+static void emit_scrub(struct remap_c *rc, char *result, unsigned int maxlen,
+		       unsigned int *szp)
+{
+	const struct dmr_scrub *sc = &rc->scrub;
+	u64 pos = READ_ONCE(sc->pos), nr = rc->geo.nr_blocks;
+	unsigned int sz = *szp;
+
+	DMEMIT(" scrub=%s scrub_pos=%llu/%llu scrub_percent=%llu",
+	       dmr_scrub_name(READ_ONCE(sc->state)), pos, nr,
+	       div64_u64(pos * 100, nr));
+	DMEMIT(" scrub_read=%llu scrub_errors=%llu scrub_weak=%llu scrub_last_pass=%llu",
+	       READ_ONCE(sc->blocks_read), READ_ONCE(sc->errors),
+	       READ_ONCE(sc->weak), READ_ONCE(sc->last_pass));
 	*szp = sz;
 }
 
@@ -789,6 +822,7 @@ static void remap_status(struct dm_target *ti, status_type_t type,
 		       s.spare_ios, s.splits, s.deferred);
 		DMEMIT(" errors=W%llu:R%llu block_size=%u", s.write_errors,
 		       s.read_errors, rc->geo.block_size);
+		emit_scrub(rc, result, maxlen, &sz);
 		break;
 	case STATUSTYPE_TABLE:
 		emit_table_line(rc, result, maxlen, &sz);
@@ -1012,6 +1046,25 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 	return 1;
 }
 
+static int msg_scrub(struct remap_c *rc, unsigned int argc, char **argv)
+{
+	struct dmr_req req = { .op = DMR_REQ_SCRUB };
+	int op = argc == 1 ? dmr_scrub_op_parse(argv[0]) : -EINVAL;
+
+	if (op < 0) {
+		DMERR_LIMIT("scrub: expected start, stop, pause or resume");
+		return -EINVAL;
+	}
+	/* A table being replaced would lose it: say so instead. */
+	if (READ_ONCE(rc->suspended)) {
+		DMERR_LIMIT("scrub: device is suspended; resume it first");
+		return -EBUSY;
+	}
+	req.first = op;
+	dmr_worker_submit(rc, &req);
+	return req.error;
+}
+
 static const char remap_help[] =
 	"remap <sector> [<count>]: move the blocks covering the sectors to spare\n"
 	"unremap <sector> [<count>]: copy them back to main, free their spare blocks\n"
@@ -1021,6 +1074,7 @@ static const char remap_help[] =
 	"auto_remap on|off: remap blocks that fail with I/O errors\n"
 	"stats: I/O counters; clear_stats: reset them\n"
 	"commit (or save): make queued metadata changes durable now\n"
+	"scrub start|stop|pause|resume: read main in the background for bad blocks\n"
 	"ping: answers pong; help: this text";
 
 static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
@@ -1063,6 +1117,8 @@ static int remap_message(struct dm_target *ti, unsigned int argc, char **argv,
 		WRITE_ONCE(rc->auto_remap, on);
 		return 0;
 	}
+	if (!strcasecmp(cmd, "scrub"))
+		return msg_scrub(rc, argc - 1, argv + 1);
 	if (argc != 1) {
 		DMERR_LIMIT("%s: takes no arguments (or unrecognised message)", cmd);
 		return -EINVAL;

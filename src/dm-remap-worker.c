@@ -385,6 +385,7 @@ static const char *const dmr_op_names[] = {
 	[DMR_REQ_UNREMAP] = "unremap",
 	[DMR_REQ_COMMIT] = "commit",
 	[DMR_REQ_RECLAIM] = "reclaim",
+	[DMR_REQ_SCRUB] = "scrub",
 };
 
 /* Apply one request: at most dmr_batch_blocks() blocks (msg_migrate splits). */
@@ -404,6 +405,10 @@ static void dmr_process(struct remap_c *rc, struct dmr_req *req)
 		r = -EIO;	/* metadata that failed takes no more changes */
 	else if (req->op == DMR_REQ_COMMIT)
 		r = dmr_md_commit(rc);
+	else if (req->op == DMR_REQ_SCRUB && req->first == DMR_SCRUB_SAVE)
+		r = dmr_scrub_checkpoint(rc);
+	else if (req->op == DMR_REQ_SCRUB)
+		r = dmr_scrub_control(rc, req->first);
 	else if (req->op == DMR_REQ_REMAP)
 		r = dmr_remap_batch(rc, req, req->first, req->count);
 	else
@@ -589,6 +594,7 @@ int dmr_worker_init(struct remap_c *rc)
 	INIT_WORK(&rc->work, dmr_work);
 	INIT_DELAYED_WORK(&rc->err_work, dmr_err_work);
 	dmr_errors_init(rc);
+	dmr_scrub_init(rc);
 	init_llist_head(&rc->requests);
 	init_llist_head(&rc->errors);
 	return 0;
@@ -608,6 +614,7 @@ void dmr_worker_exit(struct remap_c *rc)
 	cancel_delayed_work_sync(&rc->err_work);
 	dmr_avail_exit(rc);	/* after err_work: a round may start the probe */
 	cancel_work_sync(&rc->recheck_work);
+	dmr_scrub_exit(rc);
 	destroy_workqueue(rc->wq);
 	dm_kcopyd_client_destroy(rc->kcopyd);
 	bioset_exit(&rc->bs);

@@ -119,6 +119,42 @@ struct dmr_work_stats {
 	u64 probation_reclaims;	/* remapped in a burst, moved back after it */
 };
 
+/* Scrub rate limits (KiB/s): the feature argument and module parameter. */
+#define DMR_SCRUB_RATE_MIN	64
+#define DMR_SCRUB_RATE_MAX	4194304
+/* Bad blocks found by user I/O whose neighbourhood the scrub reads next. */
+#define DMR_SCRUB_NEAR		8
+
+/*
+ * Patrol read of main (dm-remap-scrub.c): written by the worker only; status
+ * reads it without a lock. @state, @pos and @last_pass are persisted.
+ */
+struct dmr_scrub {
+	struct delayed_work work;
+	unsigned int rate;		/* KiB/s */
+	u32 state;			/* DMR_SCRUB_* (format.h) */
+	u64 pos;			/* next block of the pass */
+	u64 last_pass;			/* s since 1970 the last pass ended; 0 */
+	u64 blocks_read;		/* counters since the table was loaded */
+	u64 errors;			/* unreadable blocks made pending */
+	u64 weak;			/* blocks that read only on a retry */
+	u64 passes;
+	u64 near[DMR_SCRUB_NEAR];
+	unsigned int nr_near;
+	u64 t0;				/* ktime the rate is measured from */
+	u64 bytes;			/* scrubbed since t0 */
+	unsigned long saved;		/* jiffies the position was persisted */
+	void *buf;			/* one chunk, while a pass is on */
+};
+
+enum dmr_scrub_op {
+	DMR_SCRUB_START,
+	DMR_SCRUB_STOP,
+	DMR_SCRUB_PAUSE,
+	DMR_SCRUB_RESUME,
+	DMR_SCRUB_SAVE,		/* persist the position (suspend) */
+};
+
 enum dmr_health {
 	DMR_HEALTH_OK,
 	DMR_HEALTH_DEGRADED,	/* some blocks remapped or pending */
@@ -147,6 +183,10 @@ struct dmr_md {
 	unsigned long *pair_copy;	/* current copy of each pair */
 	unsigned long *pair_force;	/* leftovers to overwrite next commit */
 	bool force_pending;
+	bool sb_dirty;			/* the scrub fields below changed */
+	u32 scrub_state;		/* for the next superblock */
+	u64 scrub_pos;
+	u64 scrub_last_pass;
 	bool failed;			/* a commit failed: no more changes */
 	bool formatted;			/* this load formatted a blank region */
 	const char *load_why;
@@ -217,6 +257,7 @@ struct remap_c {
 	unsigned int nr_recheck;
 	u64 recheck[DMR_RECHECK_MAX];
 	struct work_struct recheck_work;
+	struct dmr_scrub scrub;
 	struct mutex lock;		/* index writes vs list; wstats */
 };
 
@@ -227,6 +268,7 @@ struct remap_c {
 #define DMR_FEAT_COMMIT_INTERVAL	BIT(3)
 #define DMR_FEAT_OUTAGE_BLOCKS		BIT(4)
 #define DMR_FEAT_OUTAGE_WINDOW		BIT(5)
+#define DMR_FEAT_SCRUB_RATE		BIT(6)
 
 /* dm-remap-stats.c */
 int dmr_stats_alloc(struct remap_c *rc);
@@ -275,6 +317,7 @@ enum dmr_req_op {
 	DMR_REQ_UNREMAP,
 	DMR_REQ_COMMIT,
 	DMR_REQ_RECLAIM,	/* unremap the blocks main holds reliably again */
+	DMR_REQ_SCRUB,		/* first: enum dmr_scrub_op */
 };
 
 struct dmr_req {
@@ -312,6 +355,7 @@ int __must_check dmr_md_changed(struct remap_c *rc, bool *changed);
 int __must_check dmr_md_reload(struct remap_c *rc, const char **why);
 int __must_check dmr_md_set(struct remap_c *rc, u64 slot, u64 rec);
 int __must_check dmr_md_commit(struct remap_c *rc);
+void dmr_md_set_scrub(struct remap_c *rc, u32 state, u64 pos, u64 last_pass);
 void dmr_md_discard(struct remap_c *rc);
 void dmr_md_failed(struct remap_c *rc, const char *what, int r);
 
@@ -334,6 +378,19 @@ bool dmr_burst(struct remap_c *rc);
 void dmr_main_down(struct remap_c *rc, bool burst);
 void dmr_main_offline(struct remap_c *rc);
 void dmr_main_up(struct remap_c *rc);
+
+/* dm-remap-scrub.c (worker; the message parses, status reads) */
+extern struct dmr_param dmr_scrub_rate;
+void dmr_scrub_init(struct remap_c *rc);
+void dmr_scrub_exit(struct remap_c *rc);
+void dmr_scrub_load(struct remap_c *rc);
+void dmr_scrub_resume(struct remap_c *rc);
+void dmr_scrub_suspend(struct remap_c *rc);
+int __must_check dmr_scrub_checkpoint(struct remap_c *rc);
+int __must_check dmr_scrub_control(struct remap_c *rc, enum dmr_scrub_op op);
+int dmr_scrub_op_parse(const char *name);
+const char *dmr_scrub_name(u32 state);
+void dmr_scrub_near(struct remap_c *rc, u64 block);
 
 static inline bool dmr_entry_pending(const struct remap_c *rc, u64 e)
 {

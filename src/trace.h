@@ -76,6 +76,20 @@ TRACE_EVENT(dmr_batch,
 		      __entry->count, __entry->duration_ns, __entry->error)
 );
 
+/* The scrub read @count blocks of main from @first; @bad could not be read. */
+TRACE_EVENT(dmr_scrub,
+	    TP_PROTO(u64 first, u64 count, unsigned int bad),
+	    TP_ARGS(first, count, bad),
+	    TP_STRUCT__entry(__field(u64, first)
+			     __field(u64, count)
+			     __field(unsigned int, bad)),
+	    TP_fast_assign(__entry->first = first;
+			   __entry->count = count;
+			   __entry->bad = bad;),
+	    TP_printk("first=%llu count=%llu bad=%u", __entry->first,
+		      __entry->count, __entry->bad)
+);
+
 /* A metadata commit: @blocks metadata blocks (incl. superblock) written. */
 TRACE_EVENT(dmr_commit,
 	    TP_PROTO(u64 generation, u64 blocks, u64 duration_ns, int error),

@@ -654,6 +654,9 @@ static void print_header(const struct dmr_scan *s)
 	printf("layout: %" PRIu64 " slots, %" PRIu64 " entry block pairs, %u pending block pairs, metadata %" PRIu64 " sectors, data at sector %" PRIu64 "\n",
 	       g->nr_slots, g->nr_entry_blocks, g->nr_pending_blocks,
 	       g->md_sectors, g->data_start);
+	printf("scrub: %s at block %" PRIu64 ", last full pass %" PRIu64 "\n",
+	       md_scrub_name(s->sb.scrub_state), s->sb.scrub_pos,
+	       s->sb.scrub_last_pass);
 }
 
 /*
@@ -685,6 +688,9 @@ static long load_state(struct load *l, const struct opts *o,
 	memcpy(l->st->uuid, s->sb.uuid, DMR_UUID_SIZE);
 	l->st->generation = s->sb.generation;
 	l->st->sb_copy = s->sb_copy;
+	l->st->scrub_state = s->sb.scrub_state;
+	l->st->scrub_pos = s->sb.scrub_pos;
+	l->st->scrub_last_pass = s->sb.scrub_last_pass;
 	if (l->header)
 		print_header(s);
 	dev_refresh_size(l->dev);

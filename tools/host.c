@@ -157,8 +157,13 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 		nf += 2;
 	}
 	if (e->outage_window >= 0) {
-		snprintf(feat + n, sizeof(feat) - n, " outage_window %ld",
-			 e->outage_window);
+		n += snprintf(feat + n, sizeof(feat) - n, " outage_window %ld",
+			      e->outage_window);
+		nf += 2;
+	}
+	if (e->scrub_rate >= 0) {
+		snprintf(feat + n, sizeof(feat) - n, " scrub_rate %ld",
+			 e->scrub_rate);
 		nf += 2;
 	}
 	n = snprintf(p->params, sizeof(p->params), "%u:%u %u:%u %" PRIu64 " %" PRIu64,
@@ -291,7 +296,7 @@ static const char *const host_usage =
 "  OPTIONS is one comma-separated list, as in remaptab(5): spare=tail:SIZE,\n"
 "  spare=START:LENGTH, block_size=BYTES, auto_remap=on|off,\n"
 "  read_retries=N, commit_interval=MS,\n"
-"  outage_blocks=N, outage_window=MS, noauto, nofail.\n"
+"  outage_blocks=N, outage_window=MS, scrub_rate=KIB, noauto, nofail.\n"
 "\n"
 "OPTIONS\n"
 "  -a, --all                every line of REMAPTAB\n"

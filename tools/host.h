@@ -32,6 +32,7 @@ struct remap_entry {
 	long commit_interval;		/* -1 default */
 	long outage_blocks;		/* -1 default */
 	long outage_window;		/* -1 default */
+	long scrub_rate;		/* -1 default */
 	bool noauto, nofail;
 };
 

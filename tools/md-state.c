@@ -311,6 +311,12 @@ int md_uuid_parse(const char *s, u8 *uuid)
 
 /* ---- printers ----------------------------------------------------------- */
 
+const char *md_scrub_name(u32 state)
+{
+	return state == DMR_SCRUB_RUNNING ? "running" :
+	       state == DMR_SCRUB_PAUSED ? "paused" : "idle";
+}
+
 void md_state_print_text(const struct md_state *st, FILE *f)
 {
 	const struct dmr_geometry *g = &st->geo;
@@ -335,6 +341,8 @@ void md_state_print_text(const struct md_state *st, FILE *f)
 	fprintf(f, "nr_mapped %zu\n", st->nr_maps);
 	fprintf(f, "nr_bad %zu\n", st->nr_bad);
 	fprintf(f, "nr_pending %zu\n", st->nr_pending);
+	fprintf(f, "# scrub %s at block %" PRIu64 ", last full pass %" PRIu64 " (restore starts idle)\n",
+		md_scrub_name(st->scrub_state), st->scrub_pos, st->scrub_last_pass);
 	fprintf(f, "# map <main block> <slot>   (slot sector = data_start + slot * %u)\n",
 		g->block_sectors);
 	for (i = 0; i < st->nr_maps; i++)
@@ -372,6 +380,8 @@ void md_state_print_json(const struct md_state *st, FILE *f)
 	fprintf(f, "    \"data_start\": %" PRIu64 "\n  },\n", g->data_start);
 	fprintf(f, "  \"counts\": { \"mapped\": %zu, \"bad\": %zu, \"pending\": %zu },\n",
 		st->nr_maps, st->nr_bad, st->nr_pending);
+	fprintf(f, "  \"scrub\": { \"state\": \"%s\", \"pos\": %" PRIu64 ", \"last_pass\": %" PRIu64 " },\n",
+		md_scrub_name(st->scrub_state), st->scrub_pos, st->scrub_last_pass);
 	fprintf(f, "  \"mappings\": [");
 	for (i = 0; i < st->nr_maps; i++)
 		fprintf(f, "%s\n    { \"block\": %" PRIu64 ", \"slot\": %" PRIu64 ", \"sector\": %" PRIu64 " }",

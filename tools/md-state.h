@@ -21,6 +21,8 @@ struct md_state {
 	u8 uuid[DMR_UUID_SIZE];
 	u64 generation;		/* informational */
 	int sb_copy;		/* informational, -1 if unknown */
+	u32 scrub_state;	/* informational: restore starts idle */
+	u64 scrub_pos, scrub_last_pass;
 	struct md_map *maps;
 	size_t nr_maps, cap_maps;
 	u64 *bad;		/* bad slots */
@@ -51,6 +53,8 @@ size_t md_state_validate(struct md_state *st, bool fix, md_problem_fn fn,
 void md_uuid_format(const u8 *uuid, char out[37]);
 int md_uuid_parse(const char *s, u8 *uuid);
 
+/* The scrub state's name, as the kernel's status line gives it. */
+const char *md_scrub_name(u32 state);
 void md_state_print_text(const struct md_state *st, FILE *f);
 void md_state_print_json(const struct md_state *st, FILE *f);
 

@@ -82,7 +82,7 @@ static int parse_range(const char *key, const char *v, long lo, long hi,
 enum {
 	O_SPARE = 1 << 0, O_BS = 1 << 1, O_AUTO = 1 << 2, O_RETRIES = 1 << 3,
 	O_INTERVAL = 1 << 4, O_NOAUTO = 1 << 5, O_NOFAIL = 1 << 6,
-	O_OBLOCKS = 1 << 7, O_OWINDOW = 1 << 8,
+	O_OBLOCKS = 1 << 7, O_OWINDOW = 1 << 8, O_SCRUB_RATE = 1 << 9,
 };
 
 static const struct {
@@ -97,6 +97,7 @@ static const struct {
 	{ "commit_interval", O_INTERVAL, true },
 	{ "outage_blocks", O_OBLOCKS, true },
 	{ "outage_window", O_OWINDOW, true },
+	{ "scrub_rate", O_SCRUB_RATE, true },
 	{ "noauto", O_NOAUTO, false },
 	{ "nofail", O_NOFAIL, false },
 };
@@ -174,6 +175,11 @@ static int parse_one(char *item, struct remap_entry *e, int *seen, char *err,
 		if (parse_range("outage_window", v, 1, 600000, &x, err, len))
 			return -1;
 		e->outage_window = x;
+		return 0;
+	case O_SCRUB_RATE:
+		if (parse_range("scrub_rate", v, 64, 4194304, &x, err, len))
+			return -1;
+		e->scrub_rate = x;
 		return 0;
 	case O_NOAUTO:
 		e->noauto = true;
@@ -260,6 +266,7 @@ void remap_entry_init(struct remap_entry *e, unsigned int line)
 	e->commit_interval = -1;
 	e->outage_blocks = -1;
 	e->outage_window = -1;
+	e->scrub_rate = -1;
 }
 
 int split_blanks(char *s, char **f, int max)

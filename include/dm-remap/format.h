@@ -55,8 +55,17 @@
 
 #define DMR_UUID_SIZE		16
 
-/* Superblock flags: none defined in version 1, all bits must be zero. */
-#define DMR_SB_FLAGS_KNOWN	0u
+/*
+ * Superblock flags. A loader refuses flags it does not know, so a module
+ * that predates a feature does not overwrite its state.
+ */
+#define DMR_SB_FLAG_SCRUB	BIT(0)	/* the scrub fields are in use */
+#define DMR_SB_FLAGS_KNOWN	DMR_SB_FLAG_SCRUB
+
+/* scrub_state: where a patrol read of main stands. */
+#define DMR_SCRUB_IDLE		0u
+#define DMR_SCRUB_RUNNING	1u
+#define DMR_SCRUB_PAUSED	2u
 
 /* ---- on-disk structures (little-endian, packed, DMR_MD_BLOCK_SIZE) ------ */
 
@@ -82,7 +91,12 @@ struct dmr_disk_sb {
 	__le64 nr_bad;
 	__le64 nr_pending;
 	__le64 pair_digest;	/* sum of dmr_digest_term() over all pairs */
-	u8 reserved[3952];	/* zero */
+	/* With DMR_SB_FLAG_SCRUB; all zero without it. */
+	__le32 scrub_state;	/* DMR_SCRUB_* */
+	__le32 scrub_pad;	/* zero */
+	__le64 scrub_pos;	/* next main block of the pass, <= nr_blocks */
+	__le64 scrub_last_pass;	/* end of the last full pass, s since 1970; 0 never */
+	u8 reserved[3928];	/* zero */
 } __packed;
 
 struct dmr_disk_block_header {
@@ -199,6 +213,9 @@ struct dmr_sb {
 	u64 nr_bad;
 	u64 nr_pending;
 	u64 pair_digest;
+	u32 scrub_state;	/* DMR_SB_FLAG_SCRUB follows these three */
+	u64 scrub_pos;
+	u64 scrub_last_pass;
 };
 
 /* Outcome of checking one copy of a superblock or of a pair block. */
@@ -230,7 +247,8 @@ void dmr_sb_encode(void *buf, const struct dmr_sb *sb);
 /*
  * Decode and validate the copy found at superblock location @copy.
  * Checks checksum, magic, version, flags, copy, generation parity,
- * geometry self-consistency, count ranges and the reserved area.
+ * geometry self-consistency, count ranges, the scrub fields and the
+ * reserved area. The encoder sets DMR_SB_FLAG_SCRUB by the scrub fields.
  * @sb is filled whenever the checksum and magic are right.
  */
 enum dmr_blk_state dmr_sb_decode(const void *buf, u32 copy, struct dmr_sb *sb,

@@ -526,7 +526,11 @@ static void t_layout(void)
 	EQ(offsetof(struct dmr_disk_sb, nr_bad), 120);
 	EQ(offsetof(struct dmr_disk_sb, nr_pending), 128);
 	EQ(offsetof(struct dmr_disk_sb, pair_digest), 136);
-	EQ(offsetof(struct dmr_disk_sb, reserved), 144);
+	EQ(offsetof(struct dmr_disk_sb, scrub_state), 144);
+	EQ(offsetof(struct dmr_disk_sb, scrub_pad), 148);
+	EQ(offsetof(struct dmr_disk_sb, scrub_pos), 152);
+	EQ(offsetof(struct dmr_disk_sb, scrub_last_pass), 160);
+	EQ(offsetof(struct dmr_disk_sb, reserved), 168);
 	EQ(offsetof(struct dmr_disk_block_header, csum), 0);
 	EQ(offsetof(struct dmr_disk_block_header, copy), 4);
 	EQ(offsetof(struct dmr_disk_block_header, magic), 8);
@@ -761,6 +765,12 @@ static void t_superblock(void)
 		sb.nr_bad = rnd_below(g.nr_slots / 2);
 		sb.nr_pending = rnd_below(g.pending_capacity + 1);
 		sb.pair_digest = rnd();
+		if (i % 3) {	/* a scrub running or paused: flag set */
+			sb.flags = DMR_SB_FLAG_SCRUB;
+			sb.scrub_state = DMR_SCRUB_RUNNING + rnd_below(2);
+			sb.scrub_pos = rnd_below(g.nr_blocks + 1);
+			sb.scrub_last_pass = rnd();
+		}
 		dmr_sb_encode(b, &sb);
 		EQ(dmr_sb_decode(b, sb.copy, &out, &why), DMR_BLK_VALID);
 		CHECK(!memcmp(&sb, &out, sizeof(sb)), "sb round trip");
@@ -796,7 +806,22 @@ static void t_superblock(void)
 	MUT(d->magic = cpu_to_le64(0x1234), DMR_BLK_FOREIGN);
 	MUT(d->version = cpu_to_le32(2), DMR_BLK_NEWER);
 	MUT(d->version = cpu_to_le32(0), DMR_BLK_BAD_FIELD);
-	MUT(d->flags = cpu_to_le32(1), DMR_BLK_NEWER);
+	MUT(d->flags = cpu_to_le32(2), DMR_BLK_NEWER);
+	/* scrub fields: only with their flag, and in range */
+	MUT(d->flags = cpu_to_le32(DMR_SB_FLAG_SCRUB), DMR_BLK_VALID);
+	MUT(d->scrub_last_pass = cpu_to_le64(1), DMR_BLK_BAD_FIELD);
+	MUT((d->flags = cpu_to_le32(DMR_SB_FLAG_SCRUB),
+	     d->scrub_state = cpu_to_le32(DMR_SCRUB_PAUSED),
+	     d->scrub_pos = cpu_to_le64(g.nr_blocks)), DMR_BLK_VALID);
+	MUT((d->flags = cpu_to_le32(DMR_SB_FLAG_SCRUB),
+	     d->scrub_state = cpu_to_le32(DMR_SCRUB_RUNNING),
+	     d->scrub_pos = cpu_to_le64(g.nr_blocks + 1)), DMR_BLK_BAD_FIELD);
+	MUT((d->flags = cpu_to_le32(DMR_SB_FLAG_SCRUB),
+	     d->scrub_state = cpu_to_le32(3)), DMR_BLK_BAD_FIELD);
+	MUT((d->flags = cpu_to_le32(DMR_SB_FLAG_SCRUB),
+	     d->scrub_pos = cpu_to_le64(5)), DMR_BLK_BAD_FIELD);
+	MUT((d->flags = cpu_to_le32(DMR_SB_FLAG_SCRUB),
+	     d->scrub_pad = cpu_to_le32(1)), DMR_BLK_BAD_FIELD);
 	MUT(d->copy = cpu_to_le32(1), DMR_BLK_BAD_COPY);
 	MUT(d->generation = cpu_to_le64(7), DMR_BLK_BAD_FIELD);
 	MUT(d->generation = cpu_to_le64(DMR_MAX_GENERATION + 2), DMR_BLK_BAD_FIELD);

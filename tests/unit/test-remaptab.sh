@@ -69,6 +69,7 @@ cases=(
 	"ob /dev/a /dev/b outage_blocks=4097|option 'outage_blocks=4097': not a decimal number from 0 to 4096"
 	"ow /dev/a /dev/b outage_window=0|option 'outage_window=0': not a decimal number from 1 to 600000"
 	"ow2 /dev/a /dev/b outage_window=1s|option 'outage_window=1s': not a decimal number"
+	"sr /dev/a /dev/b scrub_rate=63|option 'scrub_rate=63': not a decimal number from 64 to 4194304"
 	"sz /dev/a - spare=tail:1000|option 'spare=tail:1000': SIZE after 'tail:' must be a non-zero multiple of 512"
 	"sz0 /dev/a - spare=tail:0|option 'spare=tail:0'"
 	"szx /dev/a - spare=tail:1X|option 'spare=tail:1X'"
@@ -111,7 +112,7 @@ cat >tabok <<'EOF2'
 # name  main  spare  options
 
 	a	/dev/null	/nonexistent/spare
-b UUID=0123 - spare=tail:64M,block_size=65536,auto_remap=off,read_retries=3,commit_interval=0,outage_blocks=0,outage_window=500,noauto,nofail
+b UUID=0123 - spare=tail:64M,block_size=65536,auto_remap=off,read_retries=3,commit_interval=0,outage_blocks=0,outage_window=500,scrub_rate=4096,noauto,nofail
 c PARTLABEL=x LABEL=y spare=1M:512K
 d PARTUUID=1-2 /dev/disk/by-id/z -
 EOF2

@@ -173,7 +173,7 @@ check "data intact after the refused messages" "$IOTEST" verify "$dev" /tmp/mode
 check "ping -> pong" test "$(dmsetup message r0 0 ping)" = pong
 check "PING (case-insensitive) -> pong" test "$(dmsetup message r0 0 PING)" = pong
 help=$(dmsetup message r0 0 help)
-for m in remap unremap reclaim query list stats clear_stats commit save ping help; do
+for m in remap unremap reclaim query list stats clear_stats commit save scrub ping help; do
 	check "help lists '$m'" grep -qw -- "$m" <<<"$help"
 done
 # list past the end is an empty page, not an error.
