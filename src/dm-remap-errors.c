@@ -29,6 +29,7 @@ struct dmr_item {
 	bool bad;		/* still failing after the retries */
 	bool held;		/* a write to a pending block, not sent to main */
 	bool done;		/* the data is where it belongs */
+	bool weak;		/* a read of main that worked only on a retry */
 };
 
 /* Where one bad block's data goes. */
@@ -223,6 +224,13 @@ static unsigned int retry_items(struct remap_c *rc, struct dmr_item *items,
 				break;
 			}
 		}
+		/*
+		 * Weak: it failed a retry of its own (now, or in the round's
+		 * first pass), or the bio that failed was about this block
+		 * alone, and a read then worked.
+		 */
+		it->weak = it->done && !it->write && !it->spare &&
+			   (t || it->bad || io_of(it->bio)->items == 1);
 		it->bad = !it->done;
 		if (it->spare)
 			continue;
@@ -587,6 +595,9 @@ void dmr_errors_round(struct remap_c *rc, struct llist_node *list)
 	if (!classify(rc, items, n, retry_items(rc, items, n, rc->read_retries),
 		      buf))
 		goto complete;	/* an outage: the errors go up as they are */
+	for (i = 0; i < n; i++)
+		if (items[i].weak)
+			dmr_weak_found(rc, items[i].block);
 	sort(items, n, sizeof(*items), cmp_item, NULL);
 
 	fixes = kvcalloc(n, sizeof(*fixes), GFP_KERNEL);

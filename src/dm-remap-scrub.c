@@ -69,7 +69,7 @@ static int scrub_read(struct remap_c *rc, u64 first, u64 n, void *buf)
 /*
  * A run failed: read it block by block, each up to 1 + read_retries times,
  * to find the blocks that cannot be read at all (into @bad) and the weak
- * ones that read only on a retry.
+ * ones that read only on a retry (dm-remap-weak.c moves them).
  */
 static unsigned int scrub_split(struct remap_c *rc, u64 first, u64 n,
 				void *buf, u64 *bad)
@@ -86,7 +86,7 @@ static unsigned int scrub_split(struct remap_c *rc, u64 first, u64 n,
 		if (t > rc->read_retries)
 			bad[nbad++] = b;
 		else if (t)
-			rc->scrub.weak++;
+			dmr_weak_found(rc, b);
 	}
 	return nbad;
 }
@@ -142,6 +142,7 @@ static int scrub_range(struct remap_c *rc, u64 first, u64 n)
 	struct dmr_scrub *sc = &rc->scrub;
 	unsigned int nbad = 0;
 	u64 b = first, end = first + n, run, *bad;
+	unsigned long t0;
 	int r = 0;
 
 	bad = kmalloc_array(n, sizeof(*bad), GFP_KERNEL);
@@ -158,8 +159,12 @@ static int scrub_range(struct remap_c *rc, u64 first, u64 n)
 		for (run = 1; b + run < end &&
 		     !dmr_index_lookup(&rc->index, b + run); run++)
 			;
+		t0 = jiffies;
 		if (scrub_read(rc, b, run, at))
 			nbad += scrub_split(rc, b, run, at, bad + nbad);
+		else if (rc->weak.slow_jiffies &&
+			 time_after(jiffies, t0 + rc->weak.slow_jiffies))
+			dmr_weak_suspect(rc, b, run);	/* which blocks: timed */
 		sc->blocks_read += run;
 		b += run;
 	}
@@ -241,9 +246,8 @@ static void scrub_pass_end(struct remap_c *rc)
 	sc->last_pass = ktime_get_real_seconds();
 	sc->passes++;
 	scrub_free(sc);
-	DMINFO("%s: scrub pass done: %llu blocks read, %llu unreadable, %llu weak since load",
-	       dm_table_device_name(rc->ti->table), sc->blocks_read, sc->errors,
-	       sc->weak);
+	DMINFO("%s: scrub pass done: %llu blocks read, %llu unreadable since load",
+	       dm_table_device_name(rc->ti->table), sc->blocks_read, sc->errors);
 }
 
 static void dmr_scrub_work(struct work_struct *ws)

@@ -162,7 +162,7 @@ static int parse_uint_arg(struct dm_arg_set *as, unsigned int *argc,
 static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 			  struct remap_c *rc, u32 *block_size)
 {
-	static const struct dm_arg group = {0, 14, "Invalid number of feature arguments"};
+	static const struct dm_arg group = {0, 18, "Invalid number of feature arguments"};
 	unsigned int argc;
 	const char *name;
 	int r;
@@ -225,6 +225,22 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as,
 				return -EINVAL;
 			}
 			rc->features |= DMR_FEAT_SCRUB_RATE;
+			continue;
+		}
+		if (!strcasecmp(name, "weak_budget")) {
+			if (parse_uint_arg(as, &argc, 0, 100000, &rc->weak.budget)) {
+				ti->error = "weak_budget must be 0 to 100000 (blocks an hour)";
+				return -EINVAL;
+			}
+			rc->features |= DMR_FEAT_WEAK_BUDGET;
+			continue;
+		}
+		if (!strcasecmp(name, "slow_read_ms")) {
+			if (parse_uint_arg(as, &argc, 0, 600000, &rc->weak.slow_ms)) {
+				ti->error = "slow_read_ms must be 0 to 600000 (ms)";
+				return -EINVAL;
+			}
+			rc->features |= DMR_FEAT_SLOW_READ;
 			continue;
 		}
 		if (!strcasecmp(name, "outage_window")) {
@@ -355,6 +371,8 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->burst.size = READ_ONCE(outage_blocks.val);
 	rc->burst.window_ms = READ_ONCE(outage_window.val);
 	rc->scrub.rate = READ_ONCE(dmr_scrub_rate.val);
+	rc->weak.budget = READ_ONCE(dmr_weak_budget.val);
+	rc->weak.slow_ms = READ_ONCE(dmr_slow_read_ms.val);
 	dm_consume_args(&as, 4);
 	r = parse_features(ti, &as, rc, &block_size);
 	if (r) {
@@ -611,6 +629,8 @@ to_main:
 	bio_set_dev(bio, rc->main_dev->bdev);
 	bio->bi_iter.bi_sector = sector;
 	io->iter.bi_sector = sector;
+	if (unlikely(rc->weak.slow_jiffies))
+		io->start = jiffies;
 	dmr_account(rc, bio);
 	return DM_MAPIO_REMAPPED;
 }
@@ -636,6 +656,20 @@ static bool dmr_recoverable(struct remap_c *rc, struct bio *bio,
 	       READ_ONCE(rc->auto_remap);
 }
 
+/* A read of main that took longer than slow_read_ms: its blocks may be weak. */
+static void dmr_slow_read(struct remap_c *rc, struct bio *bio, struct dmr_io *io)
+{
+	u64 first, last;
+
+	if (io->spare || bio_op(bio) != REQ_OP_READ || !io->iter.bi_size ||
+	    !time_after(jiffies, io->start + rc->weak.slow_jiffies))
+		return;
+	first = io->iter.bi_sector >> rc->block_shift;
+	last = (io->iter.bi_sector + (io->iter.bi_size >> SECTOR_SHIFT) - 1) >>
+	       rc->block_shift;
+	dmr_weak_suspect(rc, first, last - first + 1);
+}
+
 static int remap_end_io(struct dm_target *ti, struct bio *bio,
 			blk_status_t *error)
 {
@@ -651,8 +685,11 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 			dmr_pending_readable(rc, io->block);
 	}
 	dmr_io_uncount(rc, io);
-	if (likely(!*error))
+	if (likely(!*error)) {
+		if (unlikely(rc->weak.slow_jiffies))
+			dmr_slow_read(rc, bio, io);
 		return DM_ENDIO_DONE;
+	}
 	if (*error == BLK_STS_OFFLINE && bio->bi_bdev == rc->main_dev->bdev)
 		dmr_main_offline(rc);
 	if (!io->iter.bi_size)
@@ -762,6 +799,10 @@ static void emit_table_line(struct remap_c *rc, char *result, unsigned int maxle
 		DMEMIT(" outage_window %u", rc->burst.window_ms);
 	if (f & DMR_FEAT_SCRUB_RATE)
 		DMEMIT(" scrub_rate %u", rc->scrub.rate);
+	if (f & DMR_FEAT_WEAK_BUDGET)
+		DMEMIT(" weak_budget %u", rc->weak.budget);
+	if (f & DMR_FEAT_SLOW_READ)
+		DMEMIT(" slow_read_ms %u", rc->weak.slow_ms);
 	*szp = sz;
 }
 
@@ -776,9 +817,9 @@ static void emit_scrub(struct remap_c *rc, char *result, unsigned int maxlen,
 	DMEMIT(" scrub=%s scrub_pos=%llu/%llu scrub_percent=%llu",
 	       dmr_scrub_name(READ_ONCE(sc->state)), pos, nr,
 	       div64_u64(pos * 100, nr));
-	DMEMIT(" scrub_read=%llu scrub_errors=%llu scrub_weak=%llu scrub_last_pass=%llu",
+	DMEMIT(" scrub_read=%llu scrub_errors=%llu scrub_last_pass=%llu",
 	       READ_ONCE(sc->blocks_read), READ_ONCE(sc->errors),
-	       READ_ONCE(sc->weak), READ_ONCE(sc->last_pass));
+	       READ_ONCE(sc->last_pass));
 	*szp = sz;
 }
 
@@ -823,6 +864,7 @@ static void remap_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(" errors=W%llu:R%llu block_size=%u", s.write_errors,
 		       s.read_errors, rc->geo.block_size);
 		emit_scrub(rc, result, maxlen, &sz);
+		DMEMIT(" weak_remaps=%llu", ws.weak_remaps);
 		break;
 	case STATUSTYPE_TABLE:
 		emit_table_line(rc, result, maxlen, &sz);
@@ -1043,6 +1085,8 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 	DMEMIT(" outages=%llu outage_rounds=%llu pending_readable=%llu probation_reclaims=%llu",
 	       ws.outages, ws.outage_rounds, ws.pending_readable,
 	       ws.probation_reclaims);
+	DMEMIT(" weak_found=%llu weak_remaps=%llu weak_skipped=%llu",
+	       ws.weak_found, ws.weak_remaps, ws.weak_skipped);
 	return 1;
 }
 

@@ -262,11 +262,12 @@ static int dmr_remap_batch(struct remap_c *rc, struct dmr_req *req, u64 first,
 			continue;
 		}
 		dmr_index_set_busy(&rc->index, m->block, false);
-		trace_dmr_remap(m->block, m->slot, true, "manual");
+		trace_dmr_remap(m->block, m->slot, true, req->weak ? "weak" : "manual");
 		req->changed++;
 	}
-	dmr_batch_end(rc, &rc->wstats.manual_remaps, req->changed - changed0,
-		      req->copy_failed - failed0);
+	dmr_batch_end(rc, req->weak ? &rc->wstats.weak_remaps :
+				      &rc->wstats.manual_remaps,
+		      req->changed - changed0, req->copy_failed - failed0);
 out:
 	kvfree(migs);
 	return r;
@@ -435,6 +436,21 @@ bool dmr_reclaim_block(struct remap_c *rc, u64 block)
 	return !dmr_unremap_batch(rc, &req, block, 1) && req.changed;
 }
 
+/*
+ * Move a weak block (dm-remap-weak.c) to the spare, in the worker like a
+ * remap request: its data is copied once the I/O in flight to it drained,
+ * so no write that raced with the finding is lost; a block that fails
+ * that read becomes pending. Counted as weak_remaps.
+ */
+void dmr_relocate_block(struct remap_c *rc, u64 block)
+{
+	struct dmr_req req = { .op = DMR_REQ_REMAP, .first = block, .count = 1,
+			       .weak = true };
+
+	if (!READ_ONCE(rc->suspended) && !rc->md.failed)
+		dmr_remap_batch(rc, &req, block, 1);
+}
+
 static void dmr_work(struct work_struct *ws)
 {
 	struct remap_c *rc = container_of(ws, struct remap_c, work);
@@ -595,6 +611,7 @@ int dmr_worker_init(struct remap_c *rc)
 	INIT_DELAYED_WORK(&rc->err_work, dmr_err_work);
 	dmr_errors_init(rc);
 	dmr_scrub_init(rc);
+	dmr_weak_init(rc);
 	init_llist_head(&rc->requests);
 	init_llist_head(&rc->errors);
 	return 0;
@@ -615,6 +632,7 @@ void dmr_worker_exit(struct remap_c *rc)
 	dmr_avail_exit(rc);	/* after err_work: a round may start the probe */
 	cancel_work_sync(&rc->recheck_work);
 	dmr_scrub_exit(rc);
+	dmr_weak_exit(rc);
 	destroy_workqueue(rc->wq);
 	dm_kcopyd_client_destroy(rc->kcopyd);
 	bioset_exit(&rc->bs);

@@ -72,6 +72,7 @@ struct dmr_io {
 	u64 block;			/* main block, for bios sent to a spare slot */
 	unsigned int items;		/* worker: pieces not yet settled */
 	bool failed;			/* worker: a piece could not be saved */
+	unsigned long start;		/* jiffies mapped, with slow_read_ms */
 	u8 gen;				/* generation the bio was counted in */
 	u8 state;			/* enum dmr_io_state */
 	bool spare;			/* sent to a spare slot */
@@ -117,6 +118,30 @@ struct dmr_work_stats {
 	u64 outage_rounds;	/* error rounds that found main down */
 	u64 pending_readable;	/* pending blocks that read again */
 	u64 probation_reclaims;	/* remapped in a burst, moved back after it */
+	u64 weak_found;		/* blocks that read only on a retry or slowly */
+	u64 weak_remaps;	/* ...moved to the spare */
+	u64 weak_skipped;	/* ...left: over weak_budget, or spare low */
+};
+
+/* Weak blocks waiting for the worker (dm-remap-weak.c). */
+#define DMR_WEAK_MAX	16
+
+struct dmr_weak_item {
+	u64 block;
+	unsigned int nr;	/* blocks, when @slow */
+	bool slow;		/* a slow read: time them; else read on a retry */
+};
+
+struct dmr_weak {
+	spinlock_t lock;		/* the queue: end_io adds, the worker takes */
+	unsigned int n;
+	struct dmr_weak_item q[DMR_WEAK_MAX];
+	struct work_struct work;
+	unsigned int budget;		/* weak_budget: blocks an hour */
+	unsigned int slow_ms;		/* slow_read_ms; 0: off */
+	unsigned long slow_jiffies;	/* read by the map path and end_io */
+	u64 credit;			/* worker: what the budget allows now */
+	unsigned long refill;		/* jiffies credit was last added */
 };
 
 /* Scrub rate limits (KiB/s): the feature argument and module parameter. */
@@ -137,7 +162,6 @@ struct dmr_scrub {
 	u64 last_pass;			/* s since 1970 the last pass ended; 0 */
 	u64 blocks_read;		/* counters since the table was loaded */
 	u64 errors;			/* unreadable blocks made pending */
-	u64 weak;			/* blocks that read only on a retry */
 	u64 passes;
 	u64 near[DMR_SCRUB_NEAR];
 	unsigned int nr_near;
@@ -258,6 +282,7 @@ struct remap_c {
 	u64 recheck[DMR_RECHECK_MAX];
 	struct work_struct recheck_work;
 	struct dmr_scrub scrub;
+	struct dmr_weak weak;
 	struct mutex lock;		/* index writes vs list; wstats */
 };
 
@@ -269,6 +294,8 @@ struct remap_c {
 #define DMR_FEAT_OUTAGE_BLOCKS		BIT(4)
 #define DMR_FEAT_OUTAGE_WINDOW		BIT(5)
 #define DMR_FEAT_SCRUB_RATE		BIT(6)
+#define DMR_FEAT_WEAK_BUDGET		BIT(7)
+#define DMR_FEAT_SLOW_READ		BIT(8)
 
 /* dm-remap-stats.c */
 int dmr_stats_alloc(struct remap_c *rc);
@@ -335,6 +362,7 @@ struct dmr_req {
 	u64 failed_blocks[8];		/* first few blocks that failed to copy */
 	u64 refused;			/* reclaim: failed the test on main */
 	u64 refused_blocks[8];
+	bool weak;			/* remap: a weak block (counted apart) */
 };
 
 int dmr_worker_init(struct remap_c *rc);
@@ -347,6 +375,7 @@ void dmr_worker_submit(struct remap_c *rc, struct dmr_req *req);
 void dmr_worker_flush(struct remap_c *rc);
 void dmr_worker_kick_errors(struct remap_c *rc);
 bool dmr_reclaim_block(struct remap_c *rc, u64 block);
+void dmr_relocate_block(struct remap_c *rc, u64 block);
 
 /* dm-remap-metadata.c: the worker is the only caller after load. */
 int dmr_md_open(struct remap_c *rc, bool sb_only, const char **why);
@@ -391,6 +420,13 @@ int __must_check dmr_scrub_control(struct remap_c *rc, enum dmr_scrub_op op);
 int dmr_scrub_op_parse(const char *name);
 const char *dmr_scrub_name(u32 state);
 void dmr_scrub_near(struct remap_c *rc, u64 block);
+
+/* dm-remap-weak.c (worker; dmr_weak_suspect from end_io) */
+extern struct dmr_param dmr_weak_budget, dmr_slow_read_ms;
+void dmr_weak_init(struct remap_c *rc);
+void dmr_weak_exit(struct remap_c *rc);
+void dmr_weak_suspect(struct remap_c *rc, u64 block, unsigned int nr);
+void dmr_weak_found(struct remap_c *rc, u64 block);
 
 static inline bool dmr_entry_pending(const struct remap_c *rc, u64 e)
 {

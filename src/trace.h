@@ -90,6 +90,17 @@ TRACE_EVENT(dmr_scrub,
 		      __entry->count, __entry->bad)
 );
 
+/* Main block @block is weak: it read only on a retry, or slowly (@why). */
+TRACE_EVENT(dmr_weak,
+	    TP_PROTO(u64 block, const char *why),
+	    TP_ARGS(block, why),
+	    TP_STRUCT__entry(__field(u64, block)
+			     __string(why, why)),
+	    TP_fast_assign(__entry->block = block;
+			   dmr_assign_str(why, why);),
+	    TP_printk("block=%llu why=%s", __entry->block, __get_str(why))
+);
+
 /* A metadata commit: @blocks metadata blocks (incl. superblock) written. */
 TRACE_EVENT(dmr_commit,
 	    TP_PROTO(u64 generation, u64 blocks, u64 duration_ns, int error),

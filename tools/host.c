@@ -94,7 +94,7 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 	u64 bss = bs / 512, len, start, slen;
 	const char *why = NULL;
 	int n, nf = 0;
-	char feat[160] = "";
+	char feat[256] = "";
 
 	if (resolve(e->main, "main", &p->main))
 		return -1;
@@ -162,8 +162,18 @@ static int plan_entry(const struct remap_entry *e, struct plan *p)
 		nf += 2;
 	}
 	if (e->scrub_rate >= 0) {
-		snprintf(feat + n, sizeof(feat) - n, " scrub_rate %ld",
-			 e->scrub_rate);
+		n += snprintf(feat + n, sizeof(feat) - n, " scrub_rate %ld",
+			      e->scrub_rate);
+		nf += 2;
+	}
+	if (e->weak_budget >= 0) {
+		n += snprintf(feat + n, sizeof(feat) - n, " weak_budget %ld",
+			      e->weak_budget);
+		nf += 2;
+	}
+	if (e->slow_read_ms >= 0) {
+		snprintf(feat + n, sizeof(feat) - n, " slow_read_ms %ld",
+			 e->slow_read_ms);
 		nf += 2;
 	}
 	n = snprintf(p->params, sizeof(p->params), "%u:%u %u:%u %" PRIu64 " %" PRIu64,
@@ -296,7 +306,8 @@ static const char *const host_usage =
 "  OPTIONS is one comma-separated list, as in remaptab(5): spare=tail:SIZE,\n"
 "  spare=START:LENGTH, block_size=BYTES, auto_remap=on|off,\n"
 "  read_retries=N, commit_interval=MS,\n"
-"  outage_blocks=N, outage_window=MS, scrub_rate=KIB, noauto, nofail.\n"
+"  outage_blocks=N, outage_window=MS, scrub_rate=KIB, weak_budget=N,\n"
+"  slow_read_ms=MS, noauto, nofail.\n"
 "\n"
 "OPTIONS\n"
 "  -a, --all                every line of REMAPTAB\n"

@@ -33,6 +33,8 @@ struct remap_entry {
 	long outage_blocks;		/* -1 default */
 	long outage_window;		/* -1 default */
 	long scrub_rate;		/* -1 default */
+	long weak_budget;		/* -1 default */
+	long slow_read_ms;		/* -1 default */
 	bool noauto, nofail;
 };
 

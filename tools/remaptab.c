@@ -83,6 +83,7 @@ enum {
 	O_SPARE = 1 << 0, O_BS = 1 << 1, O_AUTO = 1 << 2, O_RETRIES = 1 << 3,
 	O_INTERVAL = 1 << 4, O_NOAUTO = 1 << 5, O_NOFAIL = 1 << 6,
 	O_OBLOCKS = 1 << 7, O_OWINDOW = 1 << 8, O_SCRUB_RATE = 1 << 9,
+	O_WEAK_BUDGET = 1 << 10, O_SLOW_READ = 1 << 11,
 };
 
 static const struct {
@@ -98,6 +99,8 @@ static const struct {
 	{ "outage_blocks", O_OBLOCKS, true },
 	{ "outage_window", O_OWINDOW, true },
 	{ "scrub_rate", O_SCRUB_RATE, true },
+	{ "weak_budget", O_WEAK_BUDGET, true },
+	{ "slow_read_ms", O_SLOW_READ, true },
 	{ "noauto", O_NOAUTO, false },
 	{ "nofail", O_NOFAIL, false },
 };
@@ -180,6 +183,16 @@ static int parse_one(char *item, struct remap_entry *e, int *seen, char *err,
 		if (parse_range("scrub_rate", v, 64, 4194304, &x, err, len))
 			return -1;
 		e->scrub_rate = x;
+		return 0;
+	case O_WEAK_BUDGET:
+		if (parse_range("weak_budget", v, 0, 100000, &x, err, len))
+			return -1;
+		e->weak_budget = x;
+		return 0;
+	case O_SLOW_READ:
+		if (parse_range("slow_read_ms", v, 0, 600000, &x, err, len))
+			return -1;
+		e->slow_read_ms = x;
 		return 0;
 	case O_NOAUTO:
 		e->noauto = true;
@@ -267,6 +280,8 @@ void remap_entry_init(struct remap_entry *e, unsigned int line)
 	e->outage_blocks = -1;
 	e->outage_window = -1;
 	e->scrub_rate = -1;
+	e->weak_budget = -1;
+	e->slow_read_ms = -1;
 }
 
 int split_blanks(char *s, char **f, int max)

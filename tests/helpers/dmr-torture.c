@@ -84,6 +84,8 @@ static _Atomic uint64_t n_remapped, n_unremapped, n_reclaimed, n_refused,
 	n_no_space, n_copy_failed, n_msg_errors;
 /* the error path's outage handling, summed over the remap table's instances */
 static _Atomic uint64_t n_outages, n_outage_rounds, n_probation;
+/* the scrub's work, summed the same way */
+static _Atomic uint64_t n_scrub_read, n_scrub_errors, n_weak;
 static struct timespec t_start;
 /* Every suspend ... resume (and table switch) of any device, and every
  * create/remove, goes under this lock: libdevmapper's node bookkeeping is
@@ -387,6 +389,8 @@ static int dm_msg(const char *dev, const char *msg, char *out, size_t len)
 	return err;
 }
 
+static int dm_status(const char *dev, bool table, char *out, size_t len);
+
 /* Add the outage counters of the live remap instance (before it is replaced). */
 static void sum_outage_stats(void)
 {
@@ -401,6 +405,14 @@ static void sum_outage_stats(void)
 		atomic_fetch_add(&n_outage_rounds, strtoull(p + 15, NULL, 10));
 	if ((p = strstr(ans, " probation_reclaims=")))
 		atomic_fetch_add(&n_probation, strtoull(p + 20, NULL, 10));
+	if ((p = strstr(ans, " weak_remaps=")))
+		atomic_fetch_add(&n_weak, strtoull(p + 13, NULL, 10));
+	if (dm_status(rname, false, ans, sizeof(ans)))
+		return;
+	if ((p = strstr(ans, " scrub_read=")))
+		atomic_fetch_add(&n_scrub_read, strtoull(p + 12, NULL, 10));
+	if ((p = strstr(ans, " scrub_errors=")))
+		atomic_fetch_add(&n_scrub_errors, strtoull(p + 14, NULL, 10));
 }
 
 /* The STATUS (or TABLE) line of a single-target device. */
@@ -429,7 +441,7 @@ static int dm_status(const char *dev, bool table, char *out, size_t len)
 struct seg {
 	uint64_t start, len;
 	const char *type;
-	char params[224];
+	char params[320];
 };
 
 /* Load a table (create when create is set, else reload the inactive slot). */
@@ -507,12 +519,15 @@ struct features {
 	int commit_interval;	/* -1: default */
 	int read_retries;	/* -1: default */
 	int outage_blocks;	/* -1: default; small: faults look like bursts */
+	int scrub_rate;		/* -1: default */
+	int weak_budget;	/* -1: default (0: never move weak blocks) */
+	int slow_read_ms;	/* -1: default (off) */
 	bool auto_off;
 };
 
 static void remap_seg(struct seg *s, const struct features *f)
 {
-	char feat[128] = "";
+	char feat[192] = "";
 	int n = 0, nf = 0;
 
 	if (f->commit_interval >= 0) {
@@ -528,6 +543,18 @@ static void remap_seg(struct seg *s, const struct features *f)
 		n += snprintf(feat + n, sizeof(feat) - n,
 			      " outage_blocks %d outage_window 2000", f->outage_blocks);
 		nf += 4;
+	}
+	if (f->scrub_rate >= 0) {
+		n += snprintf(feat + n, sizeof(feat) - n, " scrub_rate %d", f->scrub_rate);
+		nf += 2;
+	}
+	if (f->weak_budget >= 0) {
+		n += snprintf(feat + n, sizeof(feat) - n, " weak_budget %d", f->weak_budget);
+		nf += 2;
+	}
+	if (f->slow_read_ms >= 0) {
+		n += snprintf(feat + n, sizeof(feat) - n, " slow_read_ms %d", f->slow_read_ms);
+		nf += 2;
 	}
 	if (f->auto_off) {
 		n += snprintf(feat + n, sizeof(feat) - n, " auto_remap off");
@@ -841,8 +868,12 @@ static void *msg_thread(void *arg)
 			snprintf(msg, sizeof(msg), "commit");
 		else if (k < 95)
 			snprintf(msg, sizeof(msg), "auto_remap %s", chance(&r, 70) ? "on" : "off");
-		else
+		else if (k < 97)
 			snprintf(msg, sizeof(msg), "stats");
+		else	/* refused (EBUSY) when the state does not allow it */
+			snprintf(msg, sizeof(msg), "scrub %s",
+				 (const char *[]){ "start", "pause", "resume", "stop" }
+				 [below(&r, 4)]);
 		/* the draws above happen either way: -X keeps the sequence */
 		if (no_msgs && (k < 60 || (k >= 90 && k < 95))) {
 			sleep_ms(below(&r, 30));
@@ -1134,7 +1165,7 @@ static int remap_switch(const struct seg *seg)
 }
 
 /* --- control thread: suspend/resume and reloads of the remap device --- */
-static struct features cur_features = { -1, -1, -1, false };
+static struct features cur_features = { -1, -1, -1, -1, -1, -1, false };
 
 static void *ctl_thread(void *arg)
 {
@@ -1175,6 +1206,11 @@ static void *ctl_thread(void *arg)
 			f.read_retries = chance(&r, 30) ? -1 : (int)below(&r, 4);
 			f.outage_blocks = chance(&r, 60) ? -1 : (int)below(&r, 9);
 			f.auto_off = chance(&r, 15);
+			f.scrub_rate = chance(&r, 50) ? -1 :
+				       (int[]){ 1024, 16384, 262144 }[below(&r, 3)];
+			/* Weak blocks: faults that heal make reads work on a retry. */
+			f.weak_budget = chance(&r, 50) ? -1 : (int)below(&r, 1000);
+			f.slow_read_ms = chance(&r, 70) ? -1 : 1 + (int)below(&r, 50);
 		}
 		remap_seg(&seg, &f);
 		pthread_mutex_lock(&ctl_lock);
@@ -1329,7 +1365,7 @@ static void usage(void)
 "       every sector stamped (block, sector, write seq, seed), checked\n"
 "       against the model of acknowledged and failed writes;\n"
 "  a message thread: remap, unremap, reclaim, query, list, commit,\n"
-"       auto_remap, stats;\n"
+"       auto_remap, stats, scrub start/pause/resume/stop;\n"
 "  a status thread: STATUS polling (spare used == remaps + bad_slots,\n"
 "       metadata ok), list/query/table while tables change;\n"
 "  a fault thread: on main (hot blocks) flakey error_writes (always or\n"
@@ -1485,8 +1521,11 @@ int main(int argc, char **argv)
 	printf("dmr-torture: error path: %" PRIu64 " outages (%" PRIu64 " rounds), %" PRIu64
 	       " blocks back from probation\n", atomic_load(&n_outages),
 	       atomic_load(&n_outage_rounds), atomic_load(&n_probation));
+	printf("dmr-torture: scrub: %" PRIu64 " blocks read, %" PRIu64 " found unreadable; %"
+	       PRIu64 " weak blocks moved\n", atomic_load(&n_scrub_read),
+	       atomic_load(&n_scrub_errors), atomic_load(&n_weak));
 	{
-		struct features base = { -1, -1, -1, false };
+		struct features base = { -1, -1, -1, -1, -1, -1, false };
 		struct seg seg;
 		int err;
 

@@ -70,6 +70,8 @@ cases=(
 	"ow /dev/a /dev/b outage_window=0|option 'outage_window=0': not a decimal number from 1 to 600000"
 	"ow2 /dev/a /dev/b outage_window=1s|option 'outage_window=1s': not a decimal number"
 	"sr /dev/a /dev/b scrub_rate=63|option 'scrub_rate=63': not a decimal number from 64 to 4194304"
+	"wb /dev/a /dev/b weak_budget=100001|option 'weak_budget=100001': not a decimal number from 0 to 100000"
+	"sl /dev/a /dev/b slow_read_ms=-1|option 'slow_read_ms=-1': not a decimal number from 0 to 600000"
 	"sz /dev/a - spare=tail:1000|option 'spare=tail:1000': SIZE after 'tail:' must be a non-zero multiple of 512"
 	"sz0 /dev/a - spare=tail:0|option 'spare=tail:0'"
 	"szx /dev/a - spare=tail:1X|option 'spare=tail:1X'"
@@ -112,7 +114,7 @@ cat >tabok <<'EOF2'
 # name  main  spare  options
 
 	a	/dev/null	/nonexistent/spare
-b UUID=0123 - spare=tail:64M,block_size=65536,auto_remap=off,read_retries=3,commit_interval=0,outage_blocks=0,outage_window=500,scrub_rate=4096,noauto,nofail
+b UUID=0123 - spare=tail:64M,block_size=65536,auto_remap=off,read_retries=3,commit_interval=0,outage_blocks=0,outage_window=500,scrub_rate=4096,weak_budget=8,slow_read_ms=500,noauto,nofail
 c PARTLABEL=x LABEL=y spare=1M:512K
 d PARTUUID=1-2 /dev/disk/by-id/z -
 EOF2

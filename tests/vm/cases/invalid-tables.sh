@@ -47,7 +47,10 @@ reject $ML "$M $S 0 $SL 1 outage_window" "outage_window must be 1 to 600000 (ms)
 reject $ML "$M $S 0 $SL 2 scrub_rate 63" "scrub_rate must be 64 to 4194304 (KiB/s)"
 reject $ML "$M $S 0 $SL 2 scrub_rate 4194305" "scrub_rate must be 64 to 4194304 (KiB/s)"
 reject $ML "$M $S 0 $SL 2 scrub_rate 1M" "scrub_rate must be 64 to 4194304 (KiB/s)"
-reject $ML "$M $S 0 $SL 16 block_size 4096 auto_remap on read_retries 1 commit_interval 1 outage_blocks 1 outage_window 1 scrub_rate 64 read_retries 1" "Invalid number of feature arguments"
+reject $ML "$M $S 0 $SL 2 weak_budget 100001" "weak_budget must be 0 to 100000 (blocks an hour)"
+reject $ML "$M $S 0 $SL 2 slow_read_ms 600001" "slow_read_ms must be 0 to 600000 (ms)"
+reject $ML "$M $S 0 $SL 1 slow_read_ms" "slow_read_ms must be 0 to 600000 (ms)"
+reject $ML "$M $S 0 $SL 20 block_size 4096 auto_remap on read_retries 1 commit_interval 1 outage_blocks 1 outage_window 1 scrub_rate 64 weak_budget 1 slow_read_ms 1 read_retries 1" "Invalid number of feature arguments"
 reject $ML "$M $S 0 $SL 1 frobnicate" "Unrecognised feature argument"
 reject $ML "$M $S 0 $SL 3 block_size 4096" "Invalid number of feature arguments"
 reject $((ML - 1)) "$M $S 0 $SL" "Target length is not a multiple of block_size"
@@ -74,7 +77,7 @@ P=/sys/module/dm_remap/parameters
 for spec in "summary_shift 31" "summary_shift -1" "batch_blocks 0" "batch_blocks 16777217" \
 	"read_retries 101" "read_retries x" "commit_interval 60001" "spare_low_percent 101" \
 	"spare_low_percent 5x" "outage_blocks 4097" "outage_window 0" "scrub_rate 63" \
-	"scrub_rate 4194305"; do
+	"scrub_rate 4194305" "weak_budget 100001" "slow_read_ms 600001"; do
 	set -- $spec
 	old=$(cat "$P/$1")
 	expect_fail "parameter $1=$2 refused" sh -c "echo '$2' >$P/$1"
@@ -84,7 +87,8 @@ for spec in "summary_shift 31" "summary_shift -1" "batch_blocks 0" "batch_blocks
 done
 for spec in "summary_shift 12 10" "batch_blocks 1 262144" "read_retries 0 2" \
 	"commit_interval 60000 10" "spare_low_percent 100 10" "outage_blocks 0 256" \
-	"outage_window 600000 1000" "scrub_rate 4194304 16384"; do
+	"outage_window 600000 1000" "scrub_rate 4194304 16384" "weak_budget 100000 0" \
+	"slow_read_ms 600000 0"; do
 	set -- $spec
 	check "parameter $1=$2 taken" sh -c "echo $2 >$P/$1 && test \$(cat $P/$1) = $2"
 	echo "$3" >"$P/$1"
@@ -94,7 +98,7 @@ check "no dm devices left" test -z "$(dmsetup ls | grep -v 'No devices found' ||
 check "valid line still accepted" dmsetup create good --table "0 $ML remap $M $S 0 $SL"
 dmsetup remove good
 # Every feature at once (the most a line may have) is taken and echoed.
-all="14 block_size 4096 auto_remap on read_retries 1 commit_interval 1 outage_blocks 1 outage_window 1 scrub_rate 64"
+all="18 block_size 4096 auto_remap on read_retries 1 commit_interval 1 outage_blocks 1 outage_window 1 scrub_rate 64 weak_budget 1 slow_read_ms 1"
 check "every feature at once accepted" dmsetup create good --table "0 $ML remap $M $S 0 $SL $all"
 check "every feature echoed by the table" grep -qF -- "$all" <<<"$(dmsetup table good)"
 dmsetup remove good
