@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libdevmapper.h>
@@ -153,13 +154,24 @@ static void devname_of(const char *majmin, char *out, size_t len)
 	snprintf(out, len, "%s (%s)", strrchr(target, '/') + 1, majmin);
 }
 
+/* Seconds since 1970 (decimal text) as local "YYYY-MM-DD HH:MM". */
+static const char *fmt_time(const char *secs, char *buf, size_t len)
+{
+	time_t t = (time_t)strtoll(secs, NULL, 10);
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M", &tm))
+		snprintf(buf, len, "%s", secs);
+	return buf;
+}
+
 int show_status(const char *name)
 {
 	struct dm_task *st = dm_named(DM_DEVICE_STATUS, name);
 	struct dm_task *tb = dm_named(DM_DEVICE_TABLE, name);
 	uint64_t start, length;
 	char *type = NULL, *params = NULL, *ttype = NULL, *tparams = NULL;
-	char b[8][64], mm[2][32], dn[2][300];
+	char b[14][64], mm[2][32], dn[2][300];
 	uint64_t used = 0, total = 0;
 	uint64_t sstart = 0, slen = 0;
 	int r = 1;
@@ -187,6 +199,13 @@ int show_status(const char *name)
 	       status_field(params, "block_size", b[5], sizeof(b[5])),
 	       status_field(params, "auto_remap", b[6], sizeof(b[6])),
 	       status_field(params, "metadata", b[7], sizeof(b[7])));
+	status_field(params, "scrub_last_pass", b[11], sizeof(b[11]));
+	printf("  scrub %s, %s%% (block %s), last full pass %s, weak blocks moved %s\n",
+	       status_field(params, "scrub", b[8], sizeof(b[8])),
+	       status_field(params, "scrub_percent", b[9], sizeof(b[9])),
+	       status_field(params, "scrub_pos", b[10], sizeof(b[10])),
+	       strcmp(b[11], "0") ? fmt_time(b[11], b[12], sizeof(b[12])) : "never",
+	       status_field(params, "weak_remaps", b[13], sizeof(b[13])));
 	r = 0;
 out:
 	if (st)

@@ -289,6 +289,7 @@ static const char *const host_usage =
 "  " TOOL " open [-t REMAPTAB] --all\n"
 "  " TOOL " close [-t REMAPTAB] NAME | --all\n"
 "  " TOOL " status [NAME]\n"
+"  " TOOL " scrub start|stop|pause|resume NAME | --all\n"
 "  " TOOL " import -F FORMAT [-b BYTES] [-O N] [-n] FILE NAME (see import --help)\n"
 "  " TOOL " format [-f] MAIN SPARE [OPTIONS]\n"
 "\n"
@@ -300,7 +301,10 @@ static const char *const host_usage =
 "  of that name in REMAPTAB is used; --all opens every line of REMAPTAB\n"
 "  without 'noauto' (nothing at all when REMAPTAB has an error). close\n"
 "  removes the device (--all: those of REMAPTAB). status prints health,\n"
-"  counts, spare left and errors of each open remap device.\n"
+"  counts, spare left, errors and the scrub of each open remap device.\n"
+"  scrub sends the scrub message to NAME, or with --all to every open\n"
+"  remap device (start leaves a pass that is on or paused as it is); the\n"
+"  monthly dm-remap-scrub.timer runs 'scrub start --all'.\n"
 "  MAIN and SPARE are paths (/dev/sdb, /dev/disk/by-id/...), UUID=,\n"
 "  PARTUUID=, LABEL= or PARTLABEL=; SPARE is '-' with spare=tail:SIZE.\n"
 "  OPTIONS is one comma-separated list, as in remaptab(5): spare=tail:SIZE,\n"
@@ -323,7 +327,8 @@ static const char *const host_usage =
 "EXAMPLES\n"
 "  " TOOL " open data /dev/disk/by-id/ata-X /dev/disk/by-id/ata-Y\n"
 "  " TOOL " open data /dev/sdb - spare=tail:1G\n"
-"  " TOOL " status\n";
+"  " TOOL " status\n"
+"  " TOOL " scrub start --all\n";
 
 /* NAME MAIN SPARE [OPTIONS] from argv into @e */
 static int entry_from_args(int n, char **a, struct remap_entry *e)
@@ -479,7 +484,77 @@ int host_format(int argc, char **argv, bool force)
 }
 
 static const char *const host_cmds[] = { "open", "close", "status", "udev-match",
-						 "generate", "monitor", "import" };
+						 "generate", "monitor", "import", "scrub" };
+
+/* ---- scrub: the message to one or every open remap device ---------------- */
+
+static const char *scrub_op;
+static bool scrub_all;
+
+static int scrub_one(const char *name)
+{
+	char msg[32], ans[64], buf[32];
+	char *params = NULL;
+	uint32_t ev;
+	bool refused;
+
+	snprintf(msg, sizeof(msg), "scrub %s", scrub_op);
+	if (!remap_message(name, msg, ans, sizeof(ans))) {
+		printf("%s: scrub %s\n", name, scrub_op);
+		return 0;
+	}
+	/* Refused: say what state it is in (start while running, ...). */
+	if (remap_status(name, &ev, &params, NULL, 0) <= 0) {
+		tool_err("%s: scrub %s failed", name, scrub_op);
+		return -1;
+	}
+	status_field(params, "scrub", buf, sizeof(buf));
+	free(params);
+	refused = strcmp(buf, "?") != 0;
+	/* --all: a pass already on (or paused by hand) is left as it is. */
+	if (scrub_all && refused && !strcmp(scrub_op, "start")) {
+		printf("%s: scrub already %s: left as it is\n", name, buf);
+		return 0;
+	}
+	tool_err("%s: scrub %s refused: the scrub is %s%s", name, scrub_op, buf,
+		 refused ? "" : " (suspended? metadata failed?)");
+	return -1;
+}
+
+static int host_scrub(int n, char **a, bool all)
+{
+	static const char *const ops[] = { "start", "stop", "pause", "resume" };
+	size_t i;
+	int r;
+
+	/* "scrub start --all" as well as "scrub --all start" */
+	if (n == 2 && (!strcmp(a[1], "--all") || !strcmp(a[1], "-a"))) {
+		all = true;
+		n = 1;
+	}
+	if (n < 1)
+		return tool_usage("scrub", "scrub needs start, stop, pause or resume");
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]) && strcmp(a[0], ops[i]); i++)
+		;
+	if (i == sizeof(ops) / sizeof(ops[0]))
+		return tool_usage("scrub", "unknown scrub command '%s'", a[0]);
+	if (all == (n == 2) || n > 2)
+		return tool_usage("scrub", "scrub %s needs one NAME or --all", a[0]);
+	scrub_op = ops[i];
+	scrub_all = all;
+	if (!all) {
+		r = remap_exists(a[1], NULL, 0);
+		if (r != 1) {
+			tool_err("%s: %s", a[1], r ? "not a remap device" : "not open");
+			return EX_FAIL;
+		}
+		return scrub_one(a[1]) ? EX_FAIL : EX_OK;
+	}
+	r = for_each_remap(scrub_one);
+	if (!r)
+		printf("no remap device is open\n");
+	return r < 0 ? EX_FAIL : EX_OK;
+}
 
 bool host_command(const char *cmd)
 {
@@ -533,7 +608,7 @@ int host_main(int argc, char **argv)
 			tab = optarg;
 			break;
 		case 'h':
-			printf("NAME\n  " TOOL " open, close, status - remap devices from the command line or remaptab(5)\n\n%s",
+			printf("NAME\n  " TOOL " open, close, status, scrub - remap devices from the command line or remaptab(5)\n\n%s",
 			       host_usage);
 			return EX_OK;
 		default:
@@ -545,6 +620,8 @@ int host_main(int argc, char **argv)
 
 	if (!strcmp(cmd, "generate"))
 		return host_generate(n, argv);
+	if (!strcmp(cmd, "scrub"))
+		return host_scrub(n, argv, all);
 	if (!strcmp(cmd, "udev-match")) {
 		/* stderr of an IMPORT{program} goes to the journal */
 		int fd = open("/dev/null", O_WRONLY);

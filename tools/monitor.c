@@ -41,6 +41,8 @@ struct mdev {
 	char health[32];
 	uint64_t remaps, pending, spare_used, spare_total;
 	uint64_t werr, rerr, copy_errors, bad_slots;
+	uint64_t scrub_percent, scrub_last_pass, weak_remaps;
+	bool scrub_running;
 	uint64_t *blocks;	/* sorted "sector*2 + pending" of the last list */
 	size_t nr_blocks;
 };
@@ -166,6 +168,10 @@ static void write_metrics(void)
 	METRIC("read_errors_total", "counter", "Read errors returned by the devices since the table was loaded.", devs[i]->rerr);
 	METRIC("copy_errors_total", "counter", "Blocks whose copy to the spare area failed.", devs[i]->copy_errors);
 	METRIC("bad_spare_blocks", "gauge", "Spare blocks found bad.", devs[i]->bad_slots);
+	METRIC("scrub_running", "gauge", "1 while a scrub pass reads the device.", devs[i]->scrub_running);
+	METRIC("scrub_percent", "gauge", "How far the scrub pass is, in percent.", devs[i]->scrub_percent);
+	METRIC("scrub_last_pass_timestamp_seconds", "gauge", "When the last full scrub pass ended (0: never).", devs[i]->scrub_last_pass);
+	METRIC("weak_remaps_total", "counter", "Weak blocks moved to the spare area since the table was loaded.", devs[i]->weak_remaps);
 #undef METRIC
 	fprintf(f, "# HELP dm_remap_health Health state of the device (1 for the current state).\n# TYPE dm_remap_health gauge\n");
 	for (i = 0; i < nr_devs; i++) {
@@ -261,6 +267,7 @@ static void hook_event(const struct mdev *m, const char *event,
 static int refresh(struct mdev *m, uint32_t *event_nr)
 {
 	char *params = NULL, health[32], buf[64], old[32];
+	uint64_t last_pass;
 	uint64_t *blocks = NULL;
 	size_t nb = 0, i = 0, j = 0, nnew[2] = { 0, 0 };
 	char sect[2][MAX_SECTORS_ENV * 21 + 1] = { "", "" };
@@ -283,6 +290,11 @@ static int refresh(struct mdev *m, uint32_t *event_nr)
 	m->bad_slots = kv_u64(params, "bad_slots");
 	sscanf(status_field(params, "errors", buf, sizeof(buf)), "W%" SCNu64 ":R%" SCNu64,
 	       &m->werr, &m->rerr);
+	m->scrub_running = !strcmp(status_field(params, "scrub", buf, sizeof(buf)), "running");
+	m->scrub_percent = kv_u64(params, "scrub_percent");
+	m->weak_remaps = kv_u64(params, "weak_remaps");
+	last_pass = m->scrub_last_pass;
+	m->scrub_last_pass = kv_u64(params, "scrub_last_pass");
 	free(params);
 	snprintf(m->health, sizeof(m->health), "%s", health);
 
@@ -327,9 +339,14 @@ static int refresh(struct mdev *m, uint32_t *event_nr)
 		logmsg(strcmp(m->health, "ok") ? 4 : 5, "%s: health %s -> %s (%" PRIu64 " remapped, %" PRIu64 " pending, %" PRIu64 " spare blocks free)",
 		       m->name, old, m->health, m->remaps, m->pending,
 		       m->spare_total - m->spare_used);
+	if (m->scrub_last_pass != last_pass)
+		logmsg(5, "%s: scrub pass done: %" PRIu64 " pending, %" PRIu64 " remapped",
+		       m->name, m->pending, m->remaps);
 	write_metrics();
 	if (strcmp(old, m->health))
 		hook_event(m, "health", old, sect[0]);
+	if (m->scrub_last_pass != last_pass)
+		hook_event(m, "scrub", old, "");
 	if (nnew[0])
 		hook_event(m, "remap", old, sect[0]);
 	if (nnew[1])

@@ -15,6 +15,8 @@ make -s -C "$top/tools" install DESTDIR="$T/root" PREFIX=/usr >"$T/install.log" 
 	{ ko "make install"; cat "$T/install.log"; }
 want="usr/lib/systemd/system-generators/dm-remap-generator
 usr/lib/systemd/system/dm-remap-monitor.service
+usr/lib/systemd/system/dm-remap-scrub.service
+usr/lib/systemd/system/dm-remap-scrub.timer
 usr/lib/systemd/system/dm-remap@.service
 usr/lib/systemd/system/remap.target
 usr/lib/udev/rules.d/61-dm-remap.rules
@@ -74,12 +76,15 @@ u=$T/gen/dm-remap@lazy.service
 check "lazy: LABEL/UUID devices" grep -qxF "BindsTo=$(esc /dev/disk/by-label/x%y) $(esc /dev/disk/by-uuid/0a-1b)" "$u"
 check "lazy: % escaped in ExecStart" grep -qF '"LABEL=x%%y"' "$u"
 
-# 3. systemd-analyze verify: generated units, the template, the target, the monitor.
+# 3. systemd-analyze verify: generated units, the template, the target, the
+# monitor, the scrub service and its timer.
 units=$T/v/usr/lib/systemd/system
-cp "$units/dm-remap@.service" "$units/remap.target" "$units/dm-remap-monitor.service" "$T/gen/"
+cp "$units/dm-remap@.service" "$units/remap.target" "$units/dm-remap-monitor.service" \
+	"$units/dm-remap-scrub.service" "$units/dm-remap-scrub.timer" "$T/gen/"
 if (cd "$T/gen" && SYSTEMD_UNIT_PATH=$T/gen: systemd-analyze verify --man=no \
 	dm-remap@data.service dm-remap@r-1.service dm-remap@lazy.service \
-	dm-remap@manual.service remap.target dm-remap-monitor.service) >"$T/verify" 2>&1; then
+	dm-remap@manual.service remap.target dm-remap-monitor.service \
+	dm-remap-scrub.service dm-remap-scrub.timer) >"$T/verify" 2>&1; then
 	ok "systemd-analyze verify"
 else
 	ko "systemd-analyze verify"

@@ -23,6 +23,8 @@ fi
 want="lib/modules/$kver/updates/dm-remap.ko
 usr/lib/systemd/system-generators/dm-remap-generator
 usr/lib/systemd/system/dm-remap-monitor.service
+usr/lib/systemd/system/dm-remap-scrub.service
+usr/lib/systemd/system/dm-remap-scrub.timer
 usr/lib/systemd/system/dm-remap@.service
 usr/lib/systemd/system/remap.target
 usr/lib/udev/rules.d/61-dm-remap.rules

@@ -66,7 +66,8 @@ check "r0 removed at the end" sh -c "! dmsetup info r0 >/dev/null 2>&1"
 # rule in the image.
 for f in /usr/local/sbin/dm-remap-tool /usr/lib/systemd/system-generators/dm-remap-generator \
 	/usr/lib/systemd/system/dm-remap@.service /usr/lib/systemd/system/remap.target \
-	/usr/lib/systemd/system/dm-remap-monitor.service /usr/lib/udev/rules.d/61-dm-remap.rules \
+	/usr/lib/systemd/system/dm-remap-monitor.service /usr/lib/systemd/system/dm-remap-scrub.timer \
+	/usr/lib/systemd/system/dm-remap-scrub.service /usr/lib/udev/rules.d/61-dm-remap.rules \
 	/usr/share/initramfs-tools/hooks/dm-remap /usr/share/initramfs-tools/scripts/local-top/dm-remap; do
 	check "installed $f" test -f "$f"
 done

@@ -2,7 +2,8 @@
 # dm-remap-tool monitor: waits for dm events (no polling), logs health
 # changes and remapped sectors, runs hooks with the documented environment,
 # writes the Prometheus textfile by rename, and follows remap devices that
-# appear and go.
+# appear and go; a scrub pass started by dm-remap-tool scrub is logged,
+# hooked and in the metrics; bad scrub commands are refused.
 # vm-timeout: 300
 . "$(dirname "$0")/../lib.sh"
 requires_module null_blk
@@ -57,6 +58,25 @@ log "open r1: $(timeout 30 "$T" open r1 /dev/disk2 /dev/main1 2>&1)"
 wait_for "monitor: a new device is watched" grep -q 'dm_remap_spare_blocks{device="r1"}' /tmp/prom/dm_remap.prom
 log "close r1: $(timeout 30 "$T" close r1 2>&1)"
 wait_for "monitor: a closed device leaves the metrics" sh -c "! grep -q 'device=\"r1\"' /tmp/prom/dm_remap.prom"
+# A scrub pass (what dm-remap-scrub.timer starts): logged, hooked, in the
+# metrics, and shown by status.
+check "scrub start --all" "$T" scrub start --all
+check "scrub pause r0" "$T" scrub pause r0
+expect_out 1 "scrub start r0 while paused: refused, says why" "the scrub is paused" \
+	"$T" scrub start r0
+expect_out 0 "scrub start --all while paused: left as it is" "r0: scrub already paused" \
+	"$T" scrub start --all
+check "scrub resume r0" "$T" scrub resume r0
+wait_for "monitor: scrub pass logged" grep -q 'r0: scrub pass done: 0 pending, 3 remapped' /tmp/monitor.log
+wait_for "monitor: scrub hook ran" grep -q 'DM_REMAP_EVENT=scrub' /tmp/hook.log
+check "metrics: scrub not running, last pass set" sh -c \
+	"grep -q '^dm_remap_scrub_running{device=\"r0\"} 0\$' /tmp/prom/dm_remap.prom &&
+	 grep -q '^dm_remap_scrub_last_pass_timestamp_seconds{device=\"r0\"} [1-9]' /tmp/prom/dm_remap.prom"
+check "status: the last full pass" sh -c "'$T' status r0 | grep -q 'scrub idle, 0% (block 0/.*), last full pass 2'"
+expect_out 2 "scrub with no command" "scrub needs start" "$T" scrub
+expect_out 2 "scrub with an unknown command" "unknown scrub command 'go'" "$T" scrub go r0
+expect_out 2 "scrub start without NAME" "needs one NAME or --all" "$T" scrub start
+expect_out 1 "scrub start of a device that is not open" "nosuch: not open" "$T" scrub start nosuch
 check "monitor still running" kill -0 $mon
 kill $mon
 wait $mon 2>/dev/null

@@ -100,11 +100,16 @@ if [ "${1:-}" = guest ]; then
 	fi
 	check "DM uuid REMAP-..." sh -c "dmsetup info -c --noheadings -o uuid data | grep -q '^REMAP-'"
 	check "monitor active" systemctl is-active dm-remap-monitor.service
+	check "scrub timer active" systemctl is-active dm-remap-scrub.timer
 	wait_for "node-exporter serves /metrics" sh -c "curl -sf http://127.0.0.1:9100/metrics >/tmp/m0"
 
 	case $boot in
 	1)
 		check "metrics: 0 remapped at start" grep -q '^dm_remap_remapped_blocks{device="data"} 0$' /tmp/m0
+		# What the monthly timer runs: a whole pass, no bad block yet.
+		check "the scrub service starts a pass" systemctl start dm-remap-scrub.service
+		wait_for "the pass ends" sh -c "dmsetup status data | grep -q 'scrub=idle .*scrub_last_pass=[1-9]'"
+		check "status: a last full pass" sh -c "dm-remap-tool status data | grep -q 'last full pass 2'"
 		head -c 1048576 /dev/urandom >/srv/data/file
 		sync -f /srv/data/file
 		cp /srv/data/file "$W/orig"
@@ -249,6 +254,9 @@ EOF
 chmod +x "$W/root/etc/dm-remap/hooks.d/50-record"
 ln -s /usr/lib/systemd/system/dm-remap-monitor.service \
 	"$W/root/etc/systemd/system/multi-user.target.wants/"
+mkdir -p "$W/root/etc/systemd/system/timers.target.wants"
+ln -s /usr/lib/systemd/system/dm-remap-scrub.timer \
+	"$W/root/etc/systemd/system/timers.target.wants/"
 cat >"$W/root/etc/systemd/system/dmr-test.service" <<EOF
 [Unit]
 Description=dm-remap systemd boot test
