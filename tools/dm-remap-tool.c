@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * dm-remap-tool: offline check, dump, export, restore, repair and format of
- * the dm-remap metadata region on a spare device or image file (pread/pwrite).
+ * dm-remap-tool: offline check, dump, export, restore, repair, format and
+ * import into the dm-remap metadata region on a spare device or image file
+ * (pread/pwrite).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,9 @@
 /* <linux/fs.h> would clash with the __le64 of user-shim.h */
 #ifndef BLKGETSIZE64
 #define BLKGETSIZE64 _IOR(0x12, 114, size_t)
+#endif
+#ifndef BLKFLSBUF
+#define BLKFLSBUF _IO(0x12, 97)
 #endif
 
 #define TOOL_VERSION "1.0"
@@ -477,6 +481,8 @@ struct load {
 	u64 nr_info;
 	u64 nr_printed, nr_unprinted;
 	int oom;
+	bool track;		/* fill cur: the current copy of each pair */
+	signed char *cur;	/* ...by pair id (malloc'd by load_state) */
 };
 
 static const char *area_name(enum dmr_area a)
@@ -540,6 +546,9 @@ static int cb_pair(void *ctx, const struct dmr_pair_info *pi)
 	struct load *l = ctx;
 
 	l->pair_gen = pi->generation;
+	if (l->cur)
+		l->cur[dmr_pair_id(&l->st->geo, pi->area, pi->index)] =
+			(signed char)(pi->copy < 0 ? 0 : pi->copy);
 	return 0;
 }
 
@@ -691,6 +700,12 @@ static long load_state(struct load *l, const struct opts *o,
 	l->st->scrub_state = s->sb.scrub_state;
 	l->st->scrub_pos = s->sb.scrub_pos;
 	l->st->scrub_last_pass = s->sb.scrub_last_pass;
+	if (l->track) {
+		free(l->cur);
+		l->cur = calloc(s->geo.nr_entry_blocks + s->geo.nr_pending_blocks, 1);
+		if (!l->cur)
+			return -ENOMEM;
+	}
 	if (l->header)
 		print_header(s);
 	dev_refresh_size(l->dev);
@@ -1417,6 +1432,240 @@ out:
 }
 
 /* ---- main --------------------------------------------------------------- */
+
+/* ---- offline import (import.c plans, this applies) ---------------------- */
+
+int offline_geometry(const char *spare, u64 spare_start, u64 *sectors, u64 *bs)
+{
+	struct scan_bufs bufs = { { NULL, NULL } };
+	struct dmr_scan s;
+	struct dev d;
+	struct load l = { .dev = &d, .quiet = true, .to_stderr = true };
+	int r = -ENOMEM;
+
+	if (dev_open(&d, spare, false, false))
+		return -EIO;
+	if (bufs_alloc(&bufs) || dev_set_base(&d, spare_start, 2 * DMR_MD_BLOCK_SECTORS))
+		goto out;
+	memset(&s, 0, sizeof(s));
+	s.ops = &load_ops;
+	s.ctx = &l;
+	s.buf[0] = bufs.b[0];
+	s.buf[1] = bufs.b[1];
+	r = dmr_scan_sb(&s, NULL);
+	if (s.sb_copy < 0) {
+		tool_err("%s: no dm-remap metadata at sector %" PRIu64 "%s%s", spare,
+			 spare_start, s.why ? ": " : "", s.why ? s.why : "");
+		r = r ? r : -EUCLEAN;
+		goto out;
+	}
+	*sectors = s.geo.main_sectors;
+	*bs = s.geo.block_size;
+	r = 0;
+out:
+	bufs_free(&bufs);
+	dev_close(&d);
+	return r;
+}
+
+/*
+ * Claim block device @path exclusively (O_EXCL), as a live table would:
+ * fails with EBUSY while one uses it. -1 after an error, else an fd (-2 for
+ * a regular file, nothing to claim).
+ */
+static int claim(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) || !S_ISBLK(st.st_mode))
+		return -2;
+	fd = open(path, O_RDONLY | O_EXCL | O_CLOEXEC);
+	if (fd < 0)
+		tool_err("cannot open %s: %s%s", path, strerror(errno),
+			 errno == EBUSY ? " (in use; for an open remap device: import FILE NAME)" : "");
+	return fd;
+}
+
+static bool listed(const u64 *v, size_t n, u64 x)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] == x)
+			return true;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static bool mapped(const struct md_state *st, u64 block)
+{
+	size_t lo = 0, hi = st->nr_maps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (st->maps[mid].block == block)
+			return true;
+		if (st->maps[mid].block < block)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Read (main) or write (spare) one block at byte @off; 0 or -errno. */
+static int block_rw(int fd, bool write, void *buf, size_t len, u64 off)
+{
+	ssize_t n = write ? pwrite(fd, buf, len, (off_t)off) :
+			    pread(fd, buf, len, (off_t)off);
+
+	if (n == (ssize_t)len)
+		return 0;
+	return n < 0 ? -errno : -EIO;
+}
+
+int offline_import(const char *mainp, const char *sparep, u64 spare_start,
+		   const u64 *blocks, size_t nr, struct import_result *res)
+{
+	struct opts o = { .spare_start = spare_start };
+	struct scan_bufs bufs = { { NULL, NULL } };
+	struct md_writer w;
+	struct md_state st;
+	struct dmr_scan s;
+	struct dev d;
+	struct load l = { .dev = &d, .st = &st, .print = true, .quiet = true,
+			  .to_stderr = true };
+	u64 slot = 0, i, bs;
+	unsigned char *used = NULL;
+	struct stat ms, ss;
+	void *buf = NULL;
+	int mfd = -1, cm, cs = -2, ret = EX_USAGE;
+	long r;
+
+	memset(res, 0, sizeof(*res));
+	md_state_init(&st);
+	d.fd = -1;
+	/* Main and spare may be one disk (spare=tail:): claim it once. */
+	cm = claim(mainp);
+	if (cm == -1)
+		return EX_FAIL;
+	if (stat(mainp, &ms) || stat(sparep, &ss) || !S_ISBLK(ms.st_mode) ||
+	    ms.st_rdev != ss.st_rdev)
+		cs = claim(sparep);
+	if (cs == -1) {
+		ret = EX_FAIL;
+		goto out;
+	}
+	mfd = open(mainp, O_RDONLY | O_CLOEXEC);
+	if (mfd < 0) {
+		tool_err("cannot open %s: %s", mainp, strerror(errno));
+		goto out;
+	}
+	/* A cached copy of a block must not hide its read error. */
+	if (cm >= 0 && ioctl(mfd, BLKFLSBUF, 0))
+		tool_err("%s: cannot drop its cache: %s", mainp, strerror(errno));
+	if (dev_open(&d, sparep, true, false) || bufs_alloc(&bufs))
+		goto out;
+	/* The pairs' current copies: the commit writes the others. */
+	l.track = true;
+	r = load_state(&l, &o, &s, &bufs);
+	if (r) {
+		tool_err("%s: metadata %s; nothing imported (see 'check')", sparep,
+			 r < 0 ? "unusable" : "damaged");
+		goto out;
+	}
+	bs = st.geo.block_size;
+	used = calloc(st.geo.nr_slots / 8 + 1, 1);
+	buf = aligned_alloc(4096, bs < 4096 ? 4096 : bs);
+	if (!used || !buf)
+		goto out;
+	for (i = 0; i < st.nr_maps; i++)
+		used[st.maps[i].slot / 8] |= 1 << (st.maps[i].slot % 8);
+	for (i = 0; i < st.nr_bad; i++)
+		used[st.bad[i] / 8] |= 1 << (st.bad[i] % 8);
+
+	ret = EX_OK;
+	for (i = 0; i < nr; i++) {
+		u64 b = blocks[i];
+
+		if (mapped(&st, b) || listed(st.pending, st.nr_pending, b)) {
+			res->already++;
+			continue;
+		}
+		if (block_rw(mfd, false, buf, bs, b * bs)) {
+			if (st.nr_pending + res->pending >= st.geo.pending_capacity) {
+				res->no_space++;
+				continue;
+			}
+			res->pending++;
+			if (md_state_add_pending(&st, b))
+				goto oom;
+			continue;
+		}
+		for (;;) {	/* a slot that takes the data; bad ones are marked */
+			while (slot < st.geo.nr_slots && used[slot / 8] & 1 << (slot % 8))
+				slot++;
+			if (slot == st.geo.nr_slots ||
+			    !block_rw(d.fd, true, buf, bs,
+				      dmr_slot_sector(&st.geo, slot) * 512))
+				break;
+			used[slot / 8] |= 1 << (slot % 8);
+			if (md_state_add_bad(&st, slot))
+				goto oom;
+			res->bad_slots++;
+		}
+		if (slot == st.geo.nr_slots) {
+			res->no_space++;
+			continue;
+		}
+		used[slot / 8] |= 1 << (slot % 8);
+		if (md_state_add_map(&st, b, slot, 0))
+			goto oom;
+		res->remapped++;
+	}
+	if (res->no_space)
+		ret = EX_FAIL;
+	if (!res->remapped && !res->pending && !res->bad_slots)
+		goto out;
+	if (md_state_validate(&st, false, stderr_problem, NULL)) {
+		tool_err("%s: the new state is invalid: nothing written", sparep);
+		ret = EX_USAGE;
+		goto out;
+	}
+	w = (struct md_writer){ &d, dev_read_or_zero, dev_write, dev_sync };
+	/* The copies reach the disk with the first sync of the commit. */
+	if (md_state_commit(&st, &w, l.cur, s.next_gen, &s.sb)) {
+		tool_err("%s: commit failed: the metadata is as before", sparep);
+		ret = EX_USAGE;
+	}
+	goto out;
+oom:
+	tool_err("out of memory: nothing written");
+	ret = EX_USAGE;
+out:
+	free(buf);
+	free(used);
+	free(l.cur);
+	bufs_free(&bufs);
+	md_state_free(&st);
+	if (d.fd >= 0)
+		dev_close(&d);
+	if (mfd >= 0)
+		close(mfd);
+	if (cm >= 0)
+		close(cm);
+	if (cs >= 0)
+		close(cs);
+	return ret;
+}
 
 int main(int argc, char **argv)
 {

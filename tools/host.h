@@ -75,6 +75,19 @@ int tool_probe_spare(const char *path, const struct dmr_geometry *g,
 /* `format` of @g on @path; returns the exit status. */
 int tool_format(const char *path, const struct dmr_geometry *g, bool force);
 void md_uuid_format(const u8 *uuid, char out[37]);
+/* The remap device's length and block size from the metadata on @spare. */
+int offline_geometry(const char *spare, u64 spare_start, u64 *sectors, u64 *bs);
+struct import_result {
+	u64 remapped, already, pending, no_space, bad_slots;
+};
+/*
+ * Import @blocks (ascending) offline: each one MAIN reads is copied to a
+ * free slot of the spare area and mapped, the others become pending, then
+ * one crash-safe commit. Both devices must be unused. Returns the exit
+ * status (1: some did not fit, or a device is in use).
+ */
+int offline_import(const char *mainp, const char *sparep, u64 spare_start,
+		   const u64 *blocks, size_t nr, struct import_result *res);
 
 /* Entry points of the host commands; return the exit status. */
 int host_main(int argc, char **argv);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * dm-remap-tool import: reads the bad-block lists users already have and
- * remaps the listed blocks of a live remap device. Reads one file; talks to
- * the kernel only through dm-ops.c (status, remap messages).
+ * remaps the listed blocks of a live remap device, through dm-ops.c (status,
+ * remap messages), or offline, through dm-remap-tool.c's offline_import().
  */
 #include <ctype.h>
 #include <errno.h>
@@ -245,6 +245,7 @@ static struct run *plan_runs(struct list *l, uint64_t bs, size_t *nr,
 static const char import_usage[] =
 "SYNOPSIS\n"
 "  " TOOL " import -F FORMAT [-b BYTES] [-O N] [-n] FILE NAME\n"
+"  " TOOL " import -F FORMAT [-b BYTES] [-O N] [-n] [-s N] FILE MAIN SPARE\n"
 "\n"
 "DESCRIPTION\n"
 "  Reads a list of bad blocks of the device under remap device NAME and\n"
@@ -254,6 +255,10 @@ static const char import_usage[] =
 "  first: a malformed line, or one past the end of NAME, is reported\n"
 "  with its number and nothing is done. The plan is printed before it is\n"
 "  carried out.\n"
+"  With MAIN and SPARE instead of NAME the devices are not in use (no\n"
+"  remap device open on them): the same is done offline, and written into\n"
+"  the metadata of SPARE (at sector -s) by one commit that a crash either\n"
+"  makes whole or leaves out. Blocks already remapped or pending are left.\n"
 "  FORMAT is one of:\n"
 "    badblocks  badblocks(8) -o output: one block number per line,\n"
 "               in units of -b (badblocks' -b; default 1024)\n"
@@ -270,16 +275,19 @@ static const char import_usage[] =
 "  -O, --offset N           sectors to add to every listed position: where\n"
 "                           the listed device starts on NAME (default 0)\n"
 "  -n, --dry-run            print the plan only\n"
+"  -s, --spare-start N      offline: where the spare area starts on SPARE,\n"
+"                           in sectors (default 0)\n"
 "  -h, --help               this text\n"
 "\n"
 "EXIT STATUS\n"
 "  0  every listed block is remapped or pending\n"
-"  1  some could not be (spare full, a message failed)\n"
+"  1  some could not be (spare full, a message failed, a device in use)\n"
 "  2  usage error, or an error in FILE: nothing done\n"
 "\n"
 "EXAMPLES\n"
 "  badblocks -b 4096 -o bad.txt /dev/sdb && " TOOL " import -F badblocks -b 4096 bad.txt data\n"
-"  " TOOL " import -F ddrescue -n sdb.map data\n";
+"  " TOOL " import -F ddrescue -n sdb.map data\n"
+"  " TOOL " import -F lba -b 512 smart.txt /dev/sdb /dev/sdc\n";
 
 /* Send the runs as remap messages; 0 if every block was handled. */
 static int apply(const char *name, const struct run *r, size_t n, uint64_t bss)
@@ -306,6 +314,32 @@ static int apply(const char *name, const struct run *r, size_t n, uint64_t bss)
 	return failed || sum[2] ? 1 : 0;
 }
 
+/* Offline: the listed blocks of @r, one by one, into the spare's metadata. */
+static int apply_offline(const char *mainp, const char *sparep, uint64_t start,
+			 const struct run *r, size_t n, uint64_t blocks)
+{
+	struct import_result res;
+	uint64_t *b = malloc((blocks ? blocks : 1) * sizeof(*b)), k = 0, j;
+	size_t i;
+	int ret;
+
+	if (!b) {
+		tool_err("out of memory");
+		return EX_USAGE;
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < r[i].count; j++)
+			b[k++] = r[i].first + j;
+	ret = offline_import(mainp, sparep, start, b, k, &res);
+	free(b);
+	if (ret == EX_USAGE)
+		return ret;
+	printf("import: remapped=%" PRIu64 " already=%" PRIu64 " pending=%" PRIu64
+	       " no_space=%" PRIu64 " bad_slots=%" PRIu64 "\n", res.remapped,
+	       res.already, res.pending, res.no_space, res.bad_slots);
+	return ret;
+}
+
 int host_import(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -313,19 +347,21 @@ int host_import(int argc, char **argv)
 		{ "unit", required_argument, NULL, 'b' },
 		{ "offset", required_argument, NULL, 'O' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "spare-start", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct list l = { NULL, 0, 0, 0, NULL };
-	uint64_t unit = 0, off = 0, sectors, bs, blocks;
-	int fmt = -1, c, ret = EX_USAGE;
-	bool dry = false;
+	uint64_t unit = 0, off = 0, sectors, bs, blocks, start = 0;
+	int fmt = -1, c, ret = EX_USAGE, npos;
+	bool dry = false, have_start = false;
+	const char *name;
 	struct run *runs = NULL;
 	size_t i, nr;
 	FILE *fp;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "F:b:O:nh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "F:b:O:ns:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'F':
 			for (fmt = 0; fmt < 4 && strcmp(optarg, fmt_names[fmt]); fmt++)
@@ -344,6 +380,11 @@ int host_import(int argc, char **argv)
 		case 'n':
 			dry = true;
 			break;
+		case 's':
+			if (num(optarg, false, &start) || start > UINT64_MAX >> 9)
+				return tool_usage("import", "bad --spare-start '%s'", optarg);
+			have_start = true;
+			break;
 		case 'h':
 			printf("NAME\n  " TOOL " import - remap the blocks of a bad-block list\n\n%s",
 			       import_usage);
@@ -356,8 +397,12 @@ int host_import(int argc, char **argv)
 		return tool_usage("import", "import needs -F FORMAT");
 	if (unit && !fmt_unit[fmt])
 		return tool_usage("import", "--unit is for badblocks and lba lists");
-	if (argc - optind != 2)
-		return tool_usage("import", "import takes FILE and NAME");
+	npos = argc - optind;
+	if (npos != 2 && npos != 3)
+		return tool_usage("import", "import takes FILE and NAME, or FILE MAIN SPARE");
+	if (have_start && npos == 2)
+		return tool_usage("import", "--spare-start is for FILE MAIN SPARE (offline)");
+	name = argv[optind + 1];
 	if (!unit)
 		unit = fmt_unit[fmt];
 	l.path = argv[optind];
@@ -375,8 +420,10 @@ int host_import(int argc, char **argv)
 			 l.errors == 1 ? "" : "s", l.path);
 		goto out;
 	}
-	if (remap_geometry(argv[optind + 1], &sectors, &bs)) {
-		tool_err("%s: not an open remap device", argv[optind + 1]);
+	if (npos == 3 ? offline_geometry(argv[optind + 2], start, &sectors, &bs) :
+			remap_geometry(name, &sectors, &bs)) {
+		if (npos == 2)
+			tool_err("%s: not an open remap device", name);
 		ret = EX_FAIL;
 		goto out;
 	}
@@ -384,8 +431,7 @@ int host_import(int argc, char **argv)
 		if (l.a[i].end > sectors << 9)
 			bad_line(&l, l.a[i].line, "bytes %" PRIu64 "-%" PRIu64
 				 " lie past the end of %s (%" PRIu64 " bytes)",
-				 l.a[i].start, l.a[i].end - 1, argv[optind + 1],
-				 sectors << 9);
+				 l.a[i].start, l.a[i].end - 1, name, sectors << 9);
 	if (l.errors) {
 		tool_err("%u error%s in %s: nothing done", l.errors,
 			 l.errors == 1 ? "" : "s", l.path);
@@ -405,7 +451,12 @@ int host_import(int argc, char **argv)
 		       runs[i].first, runs[i].first + runs[i].count - 1);
 	if (nr > 100)
 		printf("  ... %zu more runs\n", nr - 100);
-	ret = dry ? EX_OK : apply(argv[optind + 1], runs, nr, bs >> 9);
+	if (dry)
+		ret = EX_OK;
+	else if (npos == 3)
+		ret = apply_offline(name, argv[optind + 2], start, runs, nr, blocks);
+	else
+		ret = apply(name, runs, nr, bs >> 9);
 out:
 	if (fp != stdin)
 		fclose(fp);

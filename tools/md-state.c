@@ -625,23 +625,16 @@ static int write_pair(const struct md_writer *w, const struct dmr_geometry *g,
 	return 0;
 }
 
-int md_state_write(struct md_state *st, const struct md_writer *w)
+/* The records of the maps and bad slots, sorted by slot (malloc'd). */
+static struct slot_rec *slot_recs(const struct md_state *st, size_t *n)
 {
-	const struct dmr_geometry *g = &st->geo;
-	u32 E = g->entries_per_block;
-	struct slot_rec *sr = NULL;
-	u64 digest[2] = { 0, 0 }, i, recs[DMR_ENTRIES_PER_BLOCK];
-	size_t n = st->nr_maps + st->nr_bad, k, pos = 0;
-	struct dmr_sb sb;
-	void *buf = NULL;
-	int r = -ENOMEM;
-	u32 c, j;
-	bool empty;
+	struct slot_rec *sr;
+	size_t k;
 
-	buf = aligned_alloc(DMR_MD_BLOCK_SIZE, DMR_MD_BLOCK_SIZE);
-	sr = malloc((n ? n : 1) * sizeof(*sr));
-	if (!buf || !sr)
-		goto out;
+	*n = st->nr_maps + st->nr_bad;
+	sr = malloc((*n ? *n : 1) * sizeof(*sr));
+	if (!sr)
+		return NULL;
 	for (k = 0; k < st->nr_maps; k++) {
 		sr[k].slot = st->maps[k].slot;
 		sr[k].rec = dmr_rec_make(DMR_REC_MAPPED, st->maps[k].block);
@@ -650,7 +643,53 @@ int md_state_write(struct md_state *st, const struct md_writer *w)
 		sr[st->nr_maps + k].slot = st->bad[k];
 		sr[st->nr_maps + k].rec = dmr_rec_make(DMR_REC_BAD, 0);
 	}
-	sort(sr, n, sizeof(*sr), cmp_slot_rec);
+	sort(sr, *n, sizeof(*sr), cmp_slot_rec);
+	return sr;
+}
+
+/*
+ * The records of pair @i of @area into @recs: entries from @sr (sorted, the
+ * next unused at *@pos), pending blocks packed from position 0. True if
+ * there is none.
+ */
+static bool pair_recs(const struct md_state *st, const struct slot_rec *sr,
+		      size_t n, size_t *pos, enum dmr_area area, u64 i,
+		      u64 *recs)
+{
+	u32 E = st->geo.entries_per_block, j;
+	bool empty = true;
+
+	memset(recs, 0, E * sizeof(*recs));
+	if (area == DMR_AREA_ENTRY) {
+		for (; *pos < n && sr[*pos].slot < (i + 1) * E; (*pos)++) {
+			recs[sr[*pos].slot - i * E] = sr[*pos].rec;
+			empty = false;
+		}
+		return empty;
+	}
+	for (j = 0; j < E && i * E + j < st->nr_pending; j++) {
+		recs[j] = dmr_rec_make(DMR_REC_PENDING, st->pending[i * E + j]);
+		empty = false;
+	}
+	return empty;
+}
+
+int md_state_write(struct md_state *st, const struct md_writer *w)
+{
+	const struct dmr_geometry *g = &st->geo;
+	static const enum dmr_area areas[] = { DMR_AREA_ENTRY, DMR_AREA_PENDING };
+	u64 digest[2] = { 0, 0 }, i, recs[DMR_ENTRIES_PER_BLOCK];
+	struct slot_rec *sr = NULL;
+	size_t n, pos = 0;
+	struct dmr_sb sb;
+	void *buf = NULL;
+	int r = -ENOMEM;
+	u32 a, c;
+
+	buf = aligned_alloc(DMR_MD_BLOCK_SIZE, DMR_MD_BLOCK_SIZE);
+	sr = slot_recs(st, &n);
+	if (!buf || !sr)
+		goto out;
 
 	/* 1: no valid superblock while the pairs change */
 	for (c = 0; c < 2; c++) {
@@ -662,39 +701,22 @@ int md_state_write(struct md_state *st, const struct md_writer *w)
 	if (r)
 		goto out;
 
-	/* 2: entry pairs */
-	for (i = 0; i < g->nr_entry_blocks; i++) {
-		memset(recs, 0, sizeof(recs));
-		empty = true;
-		while (pos < n && sr[pos].slot < (i + 1) * E) {
-			recs[sr[pos].slot - i * E] = sr[pos].rec;
-			empty = false;
-			pos++;
+	/* 2: entry pairs, then pending pairs */
+	for (a = 0; a < 2; a++) {
+		for (i = 0; i < dmr_area_blocks(g, areas[a]); i++) {
+			bool empty = pair_recs(st, sr, n, &pos, areas[a], i, recs);
+
+			r = write_pair(w, g, areas[a], i, st->uuid, recs, empty,
+				       buf, digest);
+			if (r)
+				goto out;
 		}
-		r = write_pair(w, g, DMR_AREA_ENTRY, i, st->uuid, recs, empty,
-			       buf, digest);
-		if (r)
-			goto out;
-	}
-	/* 3: pending pairs, packed from position 0 */
-	for (i = 0; i < g->nr_pending_blocks; i++) {
-		memset(recs, 0, sizeof(recs));
-		empty = true;
-		for (j = 0; j < E && i * E + j < st->nr_pending; j++) {
-			recs[j] = dmr_rec_make(DMR_REC_PENDING,
-					       st->pending[i * E + j]);
-			empty = false;
-		}
-		r = write_pair(w, g, DMR_AREA_PENDING, i, st->uuid, recs, empty,
-			       buf, digest);
-		if (r)
-			goto out;
 	}
 	r = w->sync(w->ctx);
 	if (r)
 		goto out;
 
-	/* 4: superblocks, generation 1 (copy 1) then 2 (copy 0) */
+	/* 3: superblocks, generation 1 (copy 1) then 2 (copy 0) */
 	dmr_sb_init(&sb, g, st->uuid);
 	sb.nr_mapped = st->nr_maps;
 	sb.nr_bad = st->nr_bad;
@@ -712,6 +734,66 @@ int md_state_write(struct md_state *st, const struct md_writer *w)
 	}
 	st->generation = 2;
 	st->sb_copy = 0;
+out:
+	free(buf);
+	free(sr);
+	return r;
+}
+
+int md_state_commit(struct md_state *st, const struct md_writer *w,
+		    const signed char *cur, u64 gen, const struct dmr_sb *old)
+{
+	const struct dmr_geometry *g = &st->geo;
+	static const enum dmr_area areas[] = { DMR_AREA_ENTRY, DMR_AREA_PENDING };
+	u64 digest = 0, i, id, recs[DMR_ENTRIES_PER_BLOCK];
+	struct slot_rec *sr = NULL;
+	size_t n, pos = 0;
+	struct dmr_sb sb = *old;
+	void *buf = NULL;
+	int r = -ENOMEM;
+	u32 a, j;
+
+	buf = aligned_alloc(DMR_MD_BLOCK_SIZE, DMR_MD_BLOCK_SIZE);
+	sr = slot_recs(st, &n);
+	if (!buf || !sr)
+		goto out;
+
+	/* C1: every pair into its other copy at @gen; C2: flush */
+	for (a = 0; a < 2; a++) {
+		for (i = 0; i < dmr_area_blocks(g, areas[a]); i++) {
+			id = dmr_pair_id(g, areas[a], i);
+			pair_recs(st, sr, n, &pos, areas[a], i, recs);
+			dmr_block_init(buf, areas[a], i, !cur[id], gen, st->uuid);
+			for (j = 0; j < g->entries_per_block; j++)
+				if (recs[j])
+					dmr_block_set(buf, j, recs[j]);
+			dmr_block_seal(buf);
+			r = w->write(w->ctx, dmr_md_index(g, areas[a], i, !cur[id]),
+				     buf);
+			if (r)
+				goto out;
+			digest += dmr_digest_term(id, gen);
+		}
+	}
+	r = w->sync(w->ctx);
+	if (r)
+		goto out;
+
+	/* C3: the superblock copy @gen % 2 makes it the committed state */
+	sb.generation = gen;
+	sb.copy = (u32)(gen & 1);
+	sb.nr_mapped = st->nr_maps;
+	sb.nr_bad = st->nr_bad;
+	sb.nr_pending = st->nr_pending;
+	sb.pair_digest = digest;
+	dmr_sb_encode(buf, &sb);
+	r = w->write(w->ctx, sb.copy, buf);
+	if (!r)
+		r = w->sync(w->ctx);
+	if (!r) {
+		st->generation = gen;
+		st->sb_copy = (int)sb.copy;
+	}
 out:
 	free(buf);
 	free(sr);

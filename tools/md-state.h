@@ -95,4 +95,15 @@ struct md_writer {
  */
 int md_state_write(struct md_state *st, const struct md_writer *w);
 
+/*
+ * Commit @st over the committed state it was loaded from, as the kernel
+ * commits (docs/metadata-format.md section 8): every pair into its
+ * non-current copy (@cur, indexed by dmr_pair_id()) at generation @gen (the
+ * scan's next_gen), sync, then superblock copy @gen % 2, with the flags and
+ * scrub fields of @old, and sync. A crash at any point leaves the old state
+ * or the new one. @st must have passed md_state_validate().
+ */
+int md_state_commit(struct md_state *st, const struct md_writer *w,
+		    const signed char *cur, u64 gen, const struct dmr_sb *old);
+
 #endif /* DM_REMAP_MD_STATE_H */

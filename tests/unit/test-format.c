@@ -1554,6 +1554,206 @@ static void t_double_crash(void)
 	EQ(cs.wrong, 0);
 }
 
+/* ---- the tool's commit (offline import): md_state_commit ---------------- */
+
+struct rec_writer {
+	struct write *w;
+	size_t n, synced;	/* writes; how many were before the last sync */
+};
+
+static int rw_read(void *ctx, u64 mdi, void *buf)
+{
+	(void)ctx;
+	(void)mdi;
+	memset(buf, 0, BS);
+	return 0;
+}
+
+static int rw_write(void *ctx, u64 mdi, const void *buf)
+{
+	struct rec_writer *r = ctx;
+
+	r->w[r->n].mdi = mdi;
+	memcpy(r->w[r->n].data, buf, BS);
+	r->n++;
+	return 0;
+}
+
+static int rw_sync(void *ctx)
+{
+	struct rec_writer *r = ctx;
+
+	r->synced = r->n;
+	return 0;
+}
+
+/* @t as an md_state (the tool's view of a loaded state). */
+static void ts_to_md(const struct tstate *t, const struct dmr_geometry *g,
+		     struct md_state *st)
+{
+	u64 i;
+
+	md_state_init(st);
+	st->geo = *g;
+	memcpy(st->uuid, uuid1, DMR_UUID_SIZE);
+	for (i = 0; i < g->nr_slots; i++) {
+		if (dmr_rec_type(t->ent[i]) == DMR_REC_MAPPED)
+			md_state_add_map(st, dmr_rec_arg(t->ent[i]), i, 1);
+		else if (dmr_rec_type(t->ent[i]) == DMR_REC_BAD)
+			md_state_add_bad(st, i);
+	}
+	for (i = 0; i < g->pending_capacity; i++)
+		if (t->pend[i])
+			md_state_add_pending(st, dmr_rec_arg(t->pend[i]));
+}
+
+/* ...and back: pending blocks packed from position 0, in order. */
+static void md_to_ts(const struct md_state *st, const struct dmr_geometry *g,
+		     struct tstate *t)
+{
+	size_t i;
+
+	memset(t->ent, 0, g->nr_slots * 8);
+	memset(t->pend, 0, g->pending_capacity * 8);
+	for (i = 0; i < st->nr_maps; i++)
+		t->ent[st->maps[i].slot] = dmr_rec_make(DMR_REC_MAPPED, st->maps[i].block);
+	for (i = 0; i < st->nr_bad; i++)
+		t->ent[st->bad[i]] = dmr_rec_make(DMR_REC_BAD, 0);
+	for (i = 0; i < st->nr_pending; i++)
+		t->pend[i] = dmr_rec_make(DMR_REC_PENDING, st->pending[i]);
+}
+
+/*
+ * A state without duplicate blocks: slot s maps block 7 s + 3, pending
+ * position p holds block 7 (nr_slots + p) + 1.
+ */
+static void valid_mutate(struct tstate *t, const struct dmr_geometry *g, int ops)
+{
+	u64 s;
+
+	while (ops--) {
+		s = rnd_below(g->nr_slots);
+		if (rnd_below(4)) {
+			t->ent[s] = t->ent[s] ? 0 : dmr_rec_make(DMR_REC_MAPPED, 7 * s + 3);
+			continue;
+		}
+		s = rnd_below(g->pending_capacity);
+		t->pend[s] = t->pend[s] ? 0 :
+			dmr_rec_make(DMR_REC_PENDING, 7 * (g->nr_slots + s) + 1);
+	}
+}
+
+/*
+ * The tool commits as the kernel does: a crash at any point of an offline
+ * import's commit (any subset of the pair writes landed, one torn, the
+ * superblock lost or torn) loads the old state exactly, and once the
+ * superblock is written the new one; the kernel commits on top of it after.
+ */
+static void t_tool_commit(void)
+{
+	struct crash_stats cs = { 0 };
+	struct dmr_geometry g;
+	struct runtime rt;
+	struct tstate ns, old;
+	struct md_state st;
+	struct rec_writer rw;
+	struct md_writer w = { &rw, rw_read, rw_write, rw_sync };
+	struct img im, t;
+	struct dmr_sb sb;
+	signed char *cur;
+	u64 i, m, k;
+	int round, how;
+
+	for (round = 0; round < 10 && !cur_fail; round++) {
+		small_geo(&g, 600 + rnd_below(2000));
+		rt_alloc(&rt, &g);
+		ts_alloc(&ns, &g);
+		ts_alloc(&old, &g);
+		format_img(&im, &g, uuid1);
+		EQ(load(&im, &rt, &g, NULL), 0);
+		for (k = rnd_below(3); k--;) {	/* a history of kernel commits */
+			ts_copy(&ns, &rt.st, &g);
+			valid_mutate(&ns, &g, 40);
+			commit_ok(&im, &rt, &ns);
+		}
+		if (round & 1) {	/* and a crashed one: leftovers */
+			struct write *pw = malloc((rt.nr_pairs + 1) * sizeof(*pw));
+			size_t nw;
+
+			ts_copy(&ns, &rt.st, &g);
+			valid_mutate(&ns, &g, 30);
+			nw = plan_commit(&rt, &ns, pw, false, NULL);
+			apply(&im, pw, nw - 1);
+			free(pw);
+			EQ(load(&im, &rt, &g, NULL), 0);
+		}
+		ts_copy(&old, &rt.st, &g);
+		/* the import: new maps on free slots, new pending blocks */
+		ts_to_md(&rt.st, &g, &st);
+		for (i = 0; i < g.nr_slots; i += 1 + rnd_below(40))
+			if (!rt.st.ent[i])
+				md_state_add_map(&st, 7 * i + 3, i, 0);
+		for (k = rnd_below(5); k--;)
+			md_state_add_pending(&st, 7 * (g.nr_slots + k) + 2);
+		EQ(md_state_validate(&st, false, NULL, NULL), 0);
+		md_to_ts(&st, &g, &ns);
+		cur = malloc(rt.nr_pairs);
+		for (i = 0; i < rt.nr_pairs; i++)
+			cur[i] = (signed char)rt.cur[i];
+		EQ(dmr_sb_decode(blk(&im, (u64)rt.sb_copy), (u32)rt.sb_copy, &sb, NULL),
+		   DMR_BLK_VALID);
+		rw.w = malloc((rt.nr_pairs + 1) * sizeof(*rw.w));
+		rw.n = rw.synced = 0;
+		EQ(md_state_commit(&st, &w, cur, rt.next_gen, &sb), 0);
+		EQ(rw.n, rt.nr_pairs + 1);		/* every pair, then the sb */
+		EQ(rw.synced, rw.n);			/* ...after a sync, and synced */
+		EQ(rw.w[rw.n - 1].mdi, rt.next_gen & 1);
+		for (m = 0; m < 40; m++) {	/* pair writes landed in any order */
+			img_copy(&t, &im);
+			for (i = 0; i + 1 < rw.n; i++)
+				if (rnd_below(2))
+					memcpy(blk(&t, rw.w[i].mdi), rw.w[i].data, BS);
+			k = rnd_below(rw.n - 1);
+			tear(blk(&t, rw.w[k].mdi), rw.w[k].data, (int)rnd_below(4));
+			crash_check(&t, &g, &old, &ns, &cs, false, "tool: pairs");
+			img_free(&t);
+		}
+		img_copy(&t, &im);
+		apply(&t, rw.w, rw.n - 1);
+		crash_check(&t, &g, &old, &ns, &cs, false, "tool: sb lost");
+		for (how = 0; how < 4; how++) {
+			struct img t2;
+
+			img_copy(&t2, &t);
+			tear(blk(&t2, rw.w[rw.n - 1].mdi), rw.w[rw.n - 1].data, how);
+			if (memcmp(blk(&t2, rw.w[rw.n - 1].mdi), rw.w[rw.n - 1].data, BS))
+				crash_check(&t2, &g, &old, &ns, &cs, false, "tool: sb torn");
+			img_free(&t2);
+		}
+		apply(&t, rw.w + rw.n - 1, 1);
+		crash_check(&t, &g, &old, &ns, &cs, true, "tool: done");
+		/* the kernel loads it and commits on top */
+		EQ(load(&t, &rt, &g, NULL), 0);
+		ts_copy(&old, &rt.st, &g);
+		valid_mutate(&old, &g, 10);
+		commit_ok(&t, &rt, &old);
+		EQ(classify(&t, &g, &old, NULL), OUT_CUR);
+		img_free(&t);
+		img_free(&im);
+		free(rw.w);
+		free(cur);
+		md_state_free(&st);
+		ts_free(&ns);
+		ts_free(&old);
+		rt_free(&rt);
+	}
+	printf("  crash runs %" PRIu64 ": old %" PRIu64 ", new %" PRIu64
+	       ", refused %" PRIu64 ", wrong %" PRIu64 "\n",
+	       cs.runs, cs.old, cs.new_, cs.err, cs.wrong);
+	EQ(cs.wrong, 0);
+	EQ(cs.err, 0);
+}
+
 /* Without the leftover rewrite, a leftover would surface: the digest refuses. */
 static void t_leftover_needs_cleaning(void)
 {
@@ -1728,6 +1928,7 @@ int main(int argc, char **argv)
 	run("stale_uuid", t_stale_uuid);
 	run("digest_only", t_digest_only);
 	run("parser", t_parser);
+	run("tool_commit", t_tool_commit);
 	printf("%d passed, %d failed\n", nr_pass, nr_fail);
 	return nr_fail ? 1 : 0;
 }

@@ -174,6 +174,32 @@ has "...line 4 named" "bad-ddrescue.map:4:"
 printf '# nothing but comments\n' >imp-dd.txt
 expect 2 "import: mapfile without a status line" "$TOOL" import -F ddrescue imp-dd.txt r0
 has "...named" "no status line"
+# import offline (image files): readable blocks copied to free slots, one
+# crash-safe commit (tests/unit/test-format.c t_tool_commit), then "already".
+head -c 8M /dev/urandom >imain.img
+truncate -s 4M ispare.img
+"$TOOL" format -m 16384 ispare.img >/dev/null 2>&1
+printf '10\n11\n1000\n' >ibb.txt
+expect 0 "import offline" "$TOOL" import -F badblocks -b 4096 ibb.txt imain.img ispare.img
+has "...3 remapped" "import: remapped=3 already=0 pending=0 no_space=0 bad_slots=0"
+expect 0 "...check clean" "$TOOL" check ispare.img
+has "...3 records" "records: 3 mapped, 0 bad, 0 pending"
+"$TOOL" dump ispare.img | awk '$1 == "map" { print $2, $3 }' >imaps.txt
+ds=$("$TOOL" dump ispare.img | awk '$1 == "data_start" { print $2 }')
+same=0
+while read -r b sl; do
+	cmp -s <(dd if=imain.img bs=4096 skip="$b" count=1 status=none) \
+		<(dd if=ispare.img bs=512 skip=$((ds + sl * 8)) count=8 status=none) && same=$((same + 1))
+done <imaps.txt
+if [ "$same" = 3 ]; then ok "...each slot holds its block's data"; else ko "...$same of 3 slots hold their block's data"; fi
+expect 0 "import offline again" "$TOOL" import -F badblocks -b 4096 ibb.txt imain.img ispare.img
+has "...already" "import: remapped=0 already=3 pending=0"
+printf '4096\n' >ipast.txt
+expect 2 "import offline: past the end, nothing done" "$TOOL" import -F badblocks -b 4096 ipast.txt imain.img ispare.img
+has "...line named" "ipast.txt:1:"
+expect 1 "import offline: no metadata at --spare-start" "$TOOL" import -F badblocks -b 4096 -s 8 ibb.txt imain.img ispare.img
+has "...said" "no dm-remap metadata at sector 8"
+
 # restore of its own dump round-trips
 cp spare.img rt.img
 expect 0 "restore own dump" "$TOOL" restore -i dump1.txt rt.img

@@ -7,6 +7,8 @@
 # device equals the model except the unreadable block), that a dry run, a
 # malformed list and a list past the device's end change nothing and name
 # the line, and that a second import finds the blocks already remapped.
+# Then the same offline, into the metadata of unused devices: refused while
+# a table uses them, the same result once a table loads them.
 # vm-timeout: 300
 . tests/vm/lib.sh
 requires_module null_blk
@@ -61,8 +63,49 @@ dmsetup remove r0
 dmsetup create r0 --table "$TABLE"
 check "after re-create: the same" \
 	test "$(where 10 11 500 256 512 513 514 1025 381)" = "remapped remapped pending remapped remapped remapped remapped remapped remapped "
-dmsetup remove r0
+
+# Offline, into the metadata of devices no table uses: the same lists on
+# main1/spare1 (block 500 unreadable), then a table shows the same result.
+nullb_create main1 64 512
+nullb_create spare1 16 512
+check "offline: fill main1 (model)" "$IOTEST" fill /dev/main1 /tmp/model1 4
+check "offline: format spare1" "$T" format -m "$ML" /dev/spare1
+nullb_bad main1 + $((500 * BSS + 2)) $((500 * BSS + 2))
+expect_out 1 "offline: refused while a table uses the devices" "in use" \
+	"$T" import -F lba "$FX/lba.txt" /dev/main0 /dev/spare0
+expect_out 2 "offline: --spare-start is for MAIN SPARE" "--spare-start is for FILE MAIN SPARE" \
+	"$T" import -F lba -s 8 "$FX/lba.txt" r0
+expect_out 2 "offline: a block past the end, line named" "past.txt:2:" \
+	"$T" import -F badblocks -b 4096 /tmp/past.txt /dev/main1 /dev/spare1
+expect_out 0 "offline: dry run" "remap 80 16" \
+	"$T" import -F badblocks -b 4096 -n "$FX/badblocks.txt" /dev/main1 /dev/spare1
+check "offline: nothing written yet (0 records)" \
+	sh -c "'$T' check /dev/spare1 | grep -q '^records: 0 mapped, 0 bad, 0 pending'"
+expect_out 0 "offline badblocks: 2 remapped, 1 pending" \
+	"import: remapped=2 already=0 pending=1 no_space=0 bad_slots=0" \
+	"$T" import -F badblocks -b 4096 "$FX/badblocks.txt" /dev/main1 /dev/spare1
+expect_out 0 "offline ddrescue" "import: remapped=4 already=0 pending=0" \
+	"$T" import -F ddrescue "$FX/ddrescue.map" /dev/main1 /dev/spare1
+expect_out 0 "offline lba" "import: remapped=1 already=0 pending=0" \
+	"$T" import -F lba "$FX/lba.txt" /dev/main1 /dev/spare1
+expect_out 0 "offline mdadm -O 2048" "import: remapped=1 already=0 pending=0" \
+	"$T" import -F mdadm -O 2048 "$FX/mdadm.txt" /dev/main1 /dev/spare1
+expect_out 0 "offline again: already" "import: remapped=0 already=3 pending=0" \
+	"$T" import -F badblocks -b 4096 "$FX/badblocks.txt" /dev/main1 /dev/spare1
+check "offline: check clean, 8 mapped, 1 pending" \
+	sh -c "'$T' check /dev/spare1 | grep -q '^records: 8 mapped, 0 bad, 1 pending'"
+dmsetup create r1 --table "0 $ML remap /dev/main1 /dev/spare1 0 $SL"
+dmr_status r1
+check "offline: a table loads it: remaps=8 pending=1" test "${ST[remaps]} ${ST[pending]}" = "8 1"
+where1() { printf '%s\n' "$@" | dmr_query_many r1 $BSS | cut -d' ' -f2 | tr '\n' ' '; }
+check "offline: the same blocks as live" \
+	test "$(where1 10 11 500 256 512 513 514 1025 381)" = "remapped remapped pending remapped remapped remapped remapped remapped remapped "
+check "offline: whole device = model but unreadable block 500" \
+	dmr_image check /dev/mapper/r1 /tmp/model1 $BS /tmp/eio
+dmsetup remove r0 r1
 nullb_remove main0
 nullb_remove spare0
+nullb_remove main1
+nullb_remove spare1
 check "rmmod dm_remap" unload_module
 finish
