@@ -29,6 +29,10 @@ WORKLOAD_TEXT = {
 }
 # (config, minimum remap/linear IOPS ratio) from the issue.
 TARGETS = {"remap-0": 0.97, "remap-1M": 0.97, "remap-all-hit": 0.90}
+# Scrub: user IOPS with the scrub running / without it, at least; its rate
+# on an idle device, achieved / set, within.
+SCRUB_COST_TARGET = 0.90
+SCRUB_RATE_TARGET = (0.90, 1.10)
 
 
 def read_tsv(path):
@@ -675,9 +679,202 @@ unset multiplot
                    % ", ".join(fmt_int(x) for x in n))
             self.w()
 
+    # ---- scrub ----------------------------------------------------------------
+    @staticmethod
+    def status_fields(line):
+        return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
+    def collect_scrub(self):
+        """{"cost": {config: [IOPS per round]}, "hooks": [(tag, start, stop)],
+        "rates": {rate: {sample: (guest s, status fields)}}}; start and stop
+        are (guest s, status fields) from the fio hooks."""
+        cost = {}
+        for j in load_fio(self.p("scrub", "cost.json")):
+            cost.setdefault(j["jobname"].rpartition(".")[0], []).append(iops(j))
+        ends = {}
+        for r in read_rows(self.p("scrub", "cost-hook.tsv")):
+            if len(r) >= 6:
+                ends.setdefault(r[0], {})[r[1]] = ((int(r[3]) + int(r[4])) / 2e6,
+                                                   self.status_fields(r[5]))
+        hooks = [(t, e.get("start"), e.get("stop")) for t, e in ends.items()]
+        rates = {}
+        for r in read_rows(self.p("scrub", "rate.tsv")):
+            if len(r) >= 5:
+                rates.setdefault(int(r[0]), {})[int(r[1])] = (
+                    (int(r[2]) + int(r[3])) / 2e6, self.status_fields(r[4]))
+        if not cost and not rates:
+            return None
+        return {"cost": cost, "hooks": hooks, "rates": rates}
+
+    def scrub_cost_ratio(self, sc):
+        c = sc["cost"]
+        if c.get("scrub-off") and c.get("scrub-on"):
+            return statistics.median(c["scrub-on"]) / statistics.median(c["scrub-off"])
+        return None
+
+    def scrub_rate_rows(self, sc):
+        """(rate, interval s, blocks, achieved KiB/s, since start KiB/s,
+        positions, problem or "") per rate that has samples 1 and 2."""
+        out = []
+        for rate, smp in sorted(sc["rates"].items()):
+            if 1 not in smp or 2 not in smp:
+                continue
+            (t1, f1), (t2, f2) = smp[1], smp[2]
+            bs = int(f2.get("block_size", 4096)) / 1024.0
+            blocks = int(f2["scrub_read"]) - int(f1["scrub_read"])
+            dt = t2 - t1
+            since = "-"
+            if 0 in smp:
+                t0, f0 = smp[0]
+                since = (int(f2["scrub_read"]) - int(f0["scrub_read"])) * bs / (t2 - t0)
+            p1, p2 = f1["scrub_pos"].split("/")[0], f2["scrub_pos"]
+            problem = ""
+            if f2.get("scrub") != "running" or int(p2.split("/")[0]) <= int(p1):
+                problem = "the scrub was %s at the second sample (position %s): the " \
+                          "pass ended or stopped in between" % (f2.get("scrub"), p2)
+            out.append((rate, dt, blocks, blocks * bs / dt, since, "%s → %s" % (p1, p2),
+                        problem))
+        return out
+
+    def write_scrub(self, sc):
+        if not sc:
+            return
+        pr = self.params
+        env = read_tsv(self.p("scrub", "env.tsv"))
+        param = env.get("scrub_rate_param", "?")
+        self.w("## 9. Scrub (patrol read) (icount: deterministic)")
+        self.w()
+        self.w("A separate icount boot: a remap device with no remaps on a memory-backed null_blk "
+               "main of %s MiB (its first %s MiB written once) and a null_blk spare. The scrub "
+               "reads main in 1 MiB chunks at idle I/O priority and sleeps between them to hold "
+               "its rate."
+               % (pr.get("SCRUB_MAIN_MB"), pr.get("REGION_MB")))
+        self.w()
+        c = sc["cost"]
+        if c:
+            self.w("### User I/O while the scrub runs")
+            self.w()
+            self.w("4 KiB random read, QD32 (as in section 1) on dm-linear, on the remap device with "
+                   "the scrub idle, and on the same device with the scrub running at the default "
+                   "rate (module parameter `scrub_rate` = %s KiB/s): fio's `exec_prerun` sends "
+                   "`scrub start` before the job's clock starts, its `exec_postrun` reads the "
+                   "status and sends `scrub stop` after the job. %s s of guest time per job, %s "
+                   "interleaved rounds (dm-linear, scrub off, scrub on), median. One guest CPU: the "
+                   "scrub's reads (dm-io, null_blk's memory copies) take their instructions from "
+                   "fio, which is what a scrub costs on one CPU. Target of the issue: scrub on / "
+                   "scrub off >= %.2f."
+                   % (param, pr.get("SCRUB_RT"), pr.get("SCRUB_REPS"), SCRUB_COST_TARGET))
+            self.w()
+            hooks = sorted(sc["hooks"])
+            blocks, secs, not_running = [], [], []
+            bs_kib = 4.0
+            for tag, a, b in hooks:
+                if not a or not b:
+                    not_running.append(tag)
+                    continue
+                blocks.append(int(b[1]["scrub_read"]) - int(a[1]["scrub_read"]))
+                secs.append(b[0] - a[0])
+                bs_kib = int(b[1].get("block_size", 4096)) / 1024.0
+                if b[1].get("scrub") != "running":
+                    not_running.append(tag)
+            self.w("| device | scrub | IOPS (median) | spread (min-max) | instructions/I/O "
+                   "| vs dm-linear | vs scrub off | scrub blocks read (window around the job) | target |")
+            self.w("|---|---|---:|---:|---:|---:|---:|---:|---|")
+            lin = statistics.median(c["linear"]) if c.get("linear") else None
+            off = statistics.median(c["scrub-off"]) if c.get("scrub-off") else None
+            for cfg, dev, what in (("linear", "dm-linear", "-"), ("scrub-off", "remap-0", "idle"),
+                                   ("scrub-on", "remap-0", "running, %s KiB/s" % param)):
+                vals = c.get(cfg)
+                if not vals:
+                    continue
+                med = statistics.median(vals)
+                spread = "%s-%s (%.3f%%)" % (fmt_int(min(vals)), fmt_int(max(vals)),
+                                            100.0 * (max(vals) - min(vals)) / med)
+                vs_lin = "1 (ref)" if cfg == "linear" else ("%.4f" % (med / lin) if lin else "-")
+                vs_off, tgt, nblk = "", "", ""
+                if cfg == "scrub-off":
+                    vs_off = "1 (ref)"
+                if cfg == "scrub-on" and off:
+                    ratio = med / off
+                    vs_off = "%.4f (%+.0f instr/I/O)" % (ratio, 1e9 / med - 1e9 / off)
+                    ok = ratio >= SCRUB_COST_TARGET
+                    tgt = "%s (>= %.0f%%)" % ("met" if ok else "**MISSED**", SCRUB_COST_TARGET * 100)
+                    if not ok:
+                        self.failures.append("scrub running: %.2f%% of the IOPS without it, "
+                                             "target >= %.0f%%" % (100 * ratio,
+                                                                   100 * SCRUB_COST_TARGET))
+                    if blocks:
+                        nblk = "%s (%s-%s)" % (fmt_int(statistics.median(blocks)),
+                                               fmt_int(min(blocks)), fmt_int(max(blocks)))
+                self.w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    dev, what, fmt_int(med), spread, fmt_int(1e9 / med), vs_lin, vs_off, nblk, tgt))
+            self.w()
+            if blocks and off and c.get("scrub-on"):
+                kib = [b * bs_kib / s for b, s in zip(blocks, secs) if s > 0]
+                share = 1 - statistics.median(c["scrub-on"]) / off
+                mib_s = statistics.median(kib) / 1024
+                self.w("*Scrub blocks read* is the change of `scrub_read` (%s KiB blocks) from the "
+                       "prerun's status to the postrun's, a window of guest time around the %s s "
+                       "job (fio's start and end of the job, the hook's own start): median (min-max); "
+                       "per round %s. Over these windows the scrub read %s KiB/s while fio ran "
+                       "(median of %s; the rate set is %s). It took %.2f%% of the guest CPU from "
+                       "fio, about %s guest instructions per MiB scrubbed (%s per block)."
+                       % (fmt_int(bs_kib), pr.get("SCRUB_RT"),
+                          ", ".join("%s in %.3f s" % (fmt_int(b), t) for b, t in zip(blocks, secs)),
+                          fmt_int(statistics.median(kib)), ", ".join(fmt_int(k) for k in kib),
+                          param, 100 * share,
+                          fmt_int(share * 1e9 / mib_s) if mib_s else "-",
+                          fmt_int(share * 1e9 / mib_s * bs_kib / 1024) if mib_s else "-"))
+                self.w()
+            if not_running:
+                self.failures.append("the scrub was not running at the end of %s"
+                                     % ", ".join(not_running))
+                self.w("**The scrub was not running at the end of %s**: those jobs do not measure "
+                       "a running scrub." % ", ".join(not_running))
+                self.w()
+        rows = self.scrub_rate_rows(sc)
+        if rows:
+            lo, hi = SCRUB_RATE_TARGET
+            self.w("### Rate on an idle device")
+            self.w()
+            self.w("No user I/O. For each rate a fresh table with `scrub_rate R`, `scrub start`, "
+                   "%s s of guest time, then two samples of `scrub_read` and the guest time "
+                   "(`$EPOCHREALTIME` taken around `dmsetup status`, the middle of the two), "
+                   "at least %s s and %s chunks of 1 MiB apart (the count moves a chunk at a "
+                   "time). Under icount with sleep=off the guest clock skips idle time, so the "
+                   "interval is the guest time the scrub's own clock sees, and waiting costs "
+                   "little wall time. *Since `scrub start`* is the same from a sample taken right "
+                   "after the start (it includes the chunk read at once). *Position* is "
+                   "`scrub_pos` at the two samples: the pass went on in between. Target: "
+                   "achieved / set within %.2f-%.2f."
+                   % (pr.get("SCRUB_SETTLE_S"), pr.get("SCRUB_MIN_S"), pr.get("SCRUB_CHUNKS"),
+                      lo, hi))
+            self.w()
+            self.w("| scrub_rate (KiB/s) | interval (guest s) | blocks read | achieved KiB/s "
+                   "| achieved / set | since `scrub start` (KiB/s) | position (block) | target |")
+            self.w("|---:|---:|---:|---:|---:|---:|---|---|")
+            for rate, dt, blocks, kib, since, pos, problem in rows:
+                ratio = kib / rate
+                ok = lo <= ratio <= hi and not problem
+                if problem:
+                    self.failures.append("scrub rate %d KiB/s: %s" % (rate, problem))
+                elif not ok:
+                    self.failures.append("scrub rate %d KiB/s: achieved %.0f KiB/s (%.3f of the "
+                                         "rate set), target %.2f-%.2f" % (rate, kib, ratio, lo, hi))
+                self.w("| %s | %.3f | %s | %s | %.4f | %s | %s | %s |" % (
+                    fmt_int(rate), dt, fmt_int(blocks), fmt_int(kib), ratio,
+                    fmt_int(since) if since != "-" else "-", pos,
+                    "%s (%.2f-%.2f)" % ("met" if ok else "**MISSED**", lo, hi)))
+            self.w()
+            for r in rows:
+                if r[6]:
+                    self.w("**%s KiB/s**: %s." % (fmt_int(r[0]), r[6]))
+                    self.w()
+
     # ---- assemble -----------------------------------------------------------
     def write(self):
         self.collect_matrix()
+        scrub = self.collect_scrub()
         body_start = len(self.lines)
         self.write_matrix()
         self.write_tables()
@@ -687,6 +884,7 @@ unset multiplot
         self.write_scaling()
         self.write_numa()
         self.write_tracecost()
+        self.write_scrub(scrub)
         body = self.lines[body_start:]
         self.lines = self.lines[:body_start]
         h = self.host
@@ -705,9 +903,11 @@ unset multiplot
                          ("kvm_probe", "KVM usable (probe)"), ("total_wall_s", "wall time of the run (s)")):
             if k in h:
                 self.w("| %s | %s |" % (label, h[k]))
-        env = read_tsv(self.p("icount", "env.tsv"))
-        if env:
-            self.w("| fio | %s |" % env.get("fio", "?"))
+        for boot in ("icount", "tracecost", "scrub"):
+            env = read_tsv(self.p(boot, "env.tsv"))
+            if env.get("fio"):
+                self.w("| fio | %s |" % env["fio"])
+                break
         self.w()
         self.w("## Summary")
         self.w()
@@ -731,9 +931,23 @@ unset multiplot
                                 "first create" if "#" in r[0] else "second create, 3 calls",
                                 fmt_us(int(r[4])) if r[4] != "NA" else "n/a",
                                 fmt_us(int(r[2])) if r[2] != "NA" else "n/a", fmt_us(int(r[1]))))
+        if scrub:
+            bits = []
+            ratio = self.scrub_cost_ratio(scrub)
+            if ratio is not None:
+                bits.append("4 KiB random reads with the scrub running at the default rate at "
+                            "%.2f%% of the IOPS without it (target >= %.0f%%)"
+                            % (100 * ratio, 100 * SCRUB_COST_TARGET))
+            rr = self.scrub_rate_rows(scrub)
+            if rr:
+                bits.append("rate on an idle device, achieved / set: %s (target %.2f-%.2f)" % (
+                    ", ".join("%s KiB/s %.3f" % (fmt_int(r[0]), r[3] / r[0]) for r in rr),
+                    SCRUB_RATE_TARGET[0], SCRUB_RATE_TARGET[1]))
+            if bits:
+                summ.append("- Scrub: " + "; ".join(bits) + "; see section 9.")
         if self.failures:
             summ.append("- Targets missed: " + "; ".join(self.failures) + ".")
-        elif self.matrix:
+        elif self.matrix or scrub:
             summ.append("- Every target of the issue that this run measured is met.")
         self.lines.extend(summ)
         self.w()
