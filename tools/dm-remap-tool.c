@@ -202,6 +202,8 @@ static void print_main_help(FILE *f)
 		"COMMANDS\n");
 	for (i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
 		fprintf(f, "  %s\n", helps[i].synopsis);
+	fprintf(f, "\n  Remap devices (open, close, status, scrub, monitor, import):\n"
+		"  " TOOL " open --help, " TOOL " import --help\n");
 	fprintf(f, "\n%s\n%s", help_common, help_exit);
 }
 
