@@ -410,11 +410,6 @@ int dmr_md_set(struct remap_c *rc, u64 slot, u64 rec)
 }
 
 /*
- * Every metadata failure ends here (dm-thin's metadata_operation_failed):
- * the device keeps serving the remaps it has, takes no new ones, and says
- * so in its health. The last good commit stays what a reload finds.
- */
-/*
  * Queue the scrub's state for the next commit (the worker only). It rides
  * on the commits of other changes, or makes one of its own.
  */
@@ -429,6 +424,11 @@ void dmr_md_set_scrub(struct remap_c *rc, u32 state, u64 pos, u64 last_pass)
 		       last_pass != md->sb.scrub_last_pass;
 }
 
+/*
+ * Every metadata failure ends here (dm-thin's metadata_operation_failed):
+ * the device keeps serving the remaps it has, takes no new ones, and says
+ * so in its health. The last good commit stays what a reload finds.
+ */
 void dmr_md_failed(struct remap_c *rc, const char *what, int r)
 {
 	struct dmr_md *md = &rc->md;

@@ -162,8 +162,8 @@ static int scrub_range(struct remap_c *rc, u64 first, u64 n)
 		t0 = jiffies;
 		if (scrub_read(rc, b, run, at))
 			nbad += scrub_split(rc, b, run, at, bad + nbad);
-		else if (rc->weak.slow_jiffies &&
-			 time_after(jiffies, t0 + rc->weak.slow_jiffies))
+		else if (rc->slow_read_jiffies &&
+			 time_after(jiffies, t0 + rc->slow_read_jiffies))
 			dmr_weak_suspect(rc, b, run);	/* which blocks: timed */
 		sc->blocks_read += run;
 		b += run;

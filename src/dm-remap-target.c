@@ -629,7 +629,7 @@ to_main:
 	bio_set_dev(bio, rc->main_dev->bdev);
 	bio->bi_iter.bi_sector = sector;
 	io->iter.bi_sector = sector;
-	if (unlikely(rc->weak.slow_jiffies))
+	if (unlikely(rc->slow_read_jiffies))
 		io->start = jiffies;
 	dmr_account(rc, bio);
 	return DM_MAPIO_REMAPPED;
@@ -662,7 +662,7 @@ static void dmr_slow_read(struct remap_c *rc, struct bio *bio, struct dmr_io *io
 	u64 first, last;
 
 	if (io->spare || bio_op(bio) != REQ_OP_READ || !io->iter.bi_size ||
-	    !time_after(jiffies, io->start + rc->weak.slow_jiffies))
+	    !time_after(jiffies, io->start + rc->slow_read_jiffies))
 		return;
 	first = io->iter.bi_sector >> rc->block_shift;
 	last = (io->iter.bi_sector + (io->iter.bi_size >> SECTOR_SHIFT) - 1) >>
@@ -686,7 +686,7 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 	}
 	dmr_io_uncount(rc, io);
 	if (likely(!*error)) {
-		if (unlikely(rc->weak.slow_jiffies))
+		if (unlikely(rc->slow_read_jiffies))
 			dmr_slow_read(rc, bio, io);
 		return DM_ENDIO_DONE;
 	}

@@ -113,7 +113,7 @@ static void weak_time(struct remap_c *rc, u64 block, unsigned int nr, void *buf)
 		    dmr_block_io(rc, REQ_OP_READ, false, b, 0,
 				 rc->geo.block_sectors, buf))
 			continue;	/* moved since, or the error path's */
-		if (time_after(jiffies, t0 + rc->weak.slow_jiffies))
+		if (time_after(jiffies, t0 + rc->slow_read_jiffies))
 			weak_block(rc, b, "slow");
 	}
 }
@@ -153,7 +153,7 @@ void dmr_weak_init(struct remap_c *rc)
 
 	spin_lock_init(&w->lock);
 	INIT_WORK(&w->work, dmr_weak_work);
-	w->slow_jiffies = msecs_to_jiffies(w->slow_ms);
+	rc->slow_read_jiffies = msecs_to_jiffies(w->slow_ms);
 	/* A new table may move a whole budget at once. */
 	w->credit = (u64)w->budget * DMR_WEAK_UNIT;
 	w->refill = jiffies;

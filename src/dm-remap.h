@@ -139,7 +139,6 @@ struct dmr_weak {
 	struct work_struct work;
 	unsigned int budget;		/* weak_budget: blocks an hour */
 	unsigned int slow_ms;		/* slow_read_ms; 0: off */
-	unsigned long slow_jiffies;	/* read by the map path and end_io */
 	u64 credit;			/* worker: what the budget allows now */
 	unsigned long refill;		/* jiffies credit was last added */
 };
@@ -234,6 +233,7 @@ struct remap_c {
 	struct dmr_inflight __percpu *inflight;
 	struct dmr_stats __percpu *stats;
 	struct dmr_stats stats_base;	/* values at the last clear_stats */
+	unsigned long slow_read_jiffies;	/* slow_read_ms; 0: off */
 
 	/* Bios that hit a block under migration wait here. */
 	spinlock_t defer_lock;
