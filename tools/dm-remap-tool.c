@@ -1137,6 +1137,19 @@ static int probe_read(void *ctx, u64 mdi, void *buf)
 	return dev_read(ctx, mdi, buf);
 }
 
+/* Scan the superblocks of the region at @d's base into @s. */
+static int scan_sbs(struct dev *d, struct scan_bufs *bufs, struct dmr_scan *s)
+{
+	static const struct dmr_scan_ops ops = { .read = probe_read };
+
+	memset(s, 0, sizeof(*s));
+	s->ops = &ops;
+	s->ctx = d;
+	s->buf[0] = bufs->b[0];
+	s->buf[1] = bufs->b[1];
+	return dmr_scan_sb(s, NULL);
+}
+
 /*
  * A spare area is blank only when its whole metadata region is zeroes: one
  * with damaged superblocks but other metadata left is not (its remaps may
@@ -1145,7 +1158,6 @@ static int probe_read(void *ctx, u64 mdi, void *buf)
 int tool_probe_spare(const char *path, const struct dmr_geometry *g,
 		     struct dmr_sb *sb)
 {
-	static const struct dmr_scan_ops ops = { .read = probe_read };
 	struct scan_bufs bufs = { { NULL, NULL } };
 	struct dmr_scan s;
 	struct dev d;
@@ -1160,12 +1172,7 @@ int tool_probe_spare(const char *path, const struct dmr_geometry *g,
 		r = -ENOMEM;
 	if (r)
 		goto out;
-	memset(&s, 0, sizeof(s));
-	s.ops = &ops;
-	s.ctx = &d;
-	s.buf[0] = bufs.b[0];
-	s.buf[1] = bufs.b[1];
-	dmr_scan_sb(&s, NULL);
+	scan_sbs(&d, &bufs, &s);
 	if (s.sb_copy >= 0) {
 		*sb = s.sb;
 		r = SPARE_VALID;
@@ -1442,19 +1449,13 @@ int offline_geometry(const char *spare, u64 spare_start, u64 *sectors, u64 *bs)
 	struct scan_bufs bufs = { { NULL, NULL } };
 	struct dmr_scan s;
 	struct dev d;
-	struct load l = { .dev = &d, .quiet = true, .to_stderr = true };
 	int r = -ENOMEM;
 
 	if (dev_open(&d, spare, false, false))
 		return -EIO;
 	if (bufs_alloc(&bufs) || dev_set_base(&d, spare_start, 2 * DMR_MD_BLOCK_SECTORS))
 		goto out;
-	memset(&s, 0, sizeof(s));
-	s.ops = &load_ops;
-	s.ctx = &l;
-	s.buf[0] = bufs.b[0];
-	s.buf[1] = bufs.b[1];
-	r = dmr_scan_sb(&s, NULL);
+	r = scan_sbs(&d, &bufs, &s);
 	if (s.sb_copy < 0) {
 		tool_err("%s: no dm-remap metadata at sector %" PRIu64 "%s%s", spare,
 			 spare_start, s.why ? ": " : "", s.why ? s.why : "");
