@@ -629,8 +629,11 @@ to_main:
 	bio_set_dev(bio, rc->main_dev->bdev);
 	bio->bi_iter.bi_sector = sector;
 	io->iter.bi_sector = sector;
-	if (unlikely(rc->slow_read_jiffies))
+	if (static_branch_unlikely(&dmr_slow_reads) && rc->slow_read_jiffies &&
+	    bio_op(bio) == REQ_OP_READ && io->state == DMR_IO_MAPPED) {
+		io->state = DMR_IO_TIMED;
 		io->start = jiffies;
+	}
 	dmr_account(rc, bio);
 	return DM_MAPIO_REMAPPED;
 }
@@ -657,12 +660,11 @@ static bool dmr_recoverable(struct remap_c *rc, struct bio *bio,
 }
 
 /* A read of main that took longer than slow_read_ms: its blocks may be weak. */
-static void dmr_slow_read(struct remap_c *rc, struct bio *bio, struct dmr_io *io)
+static void dmr_slow_read(struct remap_c *rc, struct dmr_io *io)
 {
 	u64 first, last;
 
-	if (io->spare || bio_op(bio) != REQ_OP_READ || !io->iter.bi_size ||
-	    !time_after(jiffies, io->start + rc->slow_read_jiffies))
+	if (!time_after(jiffies, io->start + rc->slow_read_jiffies))
 		return;
 	first = io->iter.bi_sector >> rc->block_shift;
 	last = (io->iter.bi_sector + (io->iter.bi_size >> SECTOR_SHIFT) - 1) >>
@@ -680,16 +682,15 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 	if (unlikely(io->state != DMR_IO_MAPPED)) {
 		if (io->state == DMR_IO_FINAL)
 			return DM_ENDIO_DONE;	/* completed by the worker */
-		io->state = DMR_IO_MAPPED;	/* a read of a pending block */
-		if (!*error)
+		if (!*error && io->state == DMR_IO_TIMED)
+			dmr_slow_read(rc, io);
+		else if (!*error)	/* a read of a pending block */
 			dmr_pending_readable(rc, io->block);
+		io->state = DMR_IO_MAPPED;
 	}
 	dmr_io_uncount(rc, io);
-	if (likely(!*error)) {
-		if (unlikely(rc->slow_read_jiffies))
-			dmr_slow_read(rc, bio, io);
+	if (likely(!*error))
 		return DM_ENDIO_DONE;
-	}
 	if (*error == BLK_STS_OFFLINE && bio->bi_bdev == rc->main_dev->bdev)
 		dmr_main_offline(rc);
 	if (!io->iter.bi_size)

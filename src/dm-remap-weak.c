@@ -25,6 +25,8 @@ module_param_cb(weak_budget, &dmr_param_ops, &dmr_weak_budget, 0644);
 MODULE_PARM_DESC(weak_budget,
 		 "default weak blocks moved to the spare per hour, 0: never (0-100000, default 0)");
 
+DEFINE_STATIC_KEY_FALSE(dmr_slow_reads);
+
 struct dmr_param dmr_slow_read_ms = { 0, 0, 600000 };
 module_param_cb(slow_read_ms, &dmr_param_ops, &dmr_slow_read_ms, 0644);
 MODULE_PARM_DESC(slow_read_ms,
@@ -154,6 +156,8 @@ void dmr_weak_init(struct remap_c *rc)
 	spin_lock_init(&w->lock);
 	INIT_WORK(&w->work, dmr_weak_work);
 	rc->slow_read_jiffies = msecs_to_jiffies(w->slow_ms);
+	if (rc->slow_read_jiffies)
+		static_branch_inc(&dmr_slow_reads);
 	/* A new table may move a whole budget at once. */
 	w->credit = (u64)w->budget * DMR_WEAK_UNIT;
 	w->refill = jiffies;
@@ -162,4 +166,6 @@ void dmr_weak_init(struct remap_c *rc)
 void dmr_weak_exit(struct remap_c *rc)
 {
 	cancel_work_sync(&rc->weak.work);
+	if (rc->slow_read_jiffies)
+		static_branch_dec(&dmr_slow_reads);
 }

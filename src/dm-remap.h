@@ -8,6 +8,7 @@
 
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
+#include <linux/jump_label.h>
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/moduleparam.h>
@@ -63,6 +64,7 @@ enum dmr_io_state {
 	DMR_IO_HELD_WRITE,	/* full write of a pending block: remap it */
 	DMR_IO_FINAL,		/* completed by the worker */
 	DMR_IO_PENDING_READ,	/* a read of a pending block, sent to main */
+	DMR_IO_TIMED,		/* a read of main timed for slow_read_ms */
 };
 
 /* Per-bio data, written by the map path and read back after an error. */
@@ -72,7 +74,7 @@ struct dmr_io {
 	u64 block;			/* main block, for bios sent to a spare slot */
 	unsigned int items;		/* worker: pieces not yet settled */
 	bool failed;			/* worker: a piece could not be saved */
-	unsigned long start;		/* jiffies mapped, with slow_read_ms */
+	unsigned long start;		/* jiffies mapped, when DMR_IO_TIMED */
 	u8 gen;				/* generation the bio was counted in */
 	u8 state;			/* enum dmr_io_state */
 	bool spare;			/* sent to a spare slot */
@@ -423,6 +425,8 @@ void dmr_scrub_near(struct remap_c *rc, u64 block);
 
 /* dm-remap-weak.c (worker; dmr_weak_suspect from end_io) */
 extern struct dmr_param dmr_weak_budget, dmr_slow_read_ms;
+/* On while any instance has slow_read_ms: else the map path skips timing. */
+DECLARE_STATIC_KEY_FALSE(dmr_slow_reads);
 void dmr_weak_init(struct remap_c *rc);
 void dmr_weak_exit(struct remap_c *rc);
 void dmr_weak_suspect(struct remap_c *rc, u64 block, unsigned int nr);
