@@ -10,6 +10,9 @@
 # Checked with block:block_bio_queue on the underlying devices and
 # dm_remap:dmr_io_error (the completion) in tracefs.
 # vm-timeout: 240
+# One vCPU: the case toggles tracepoints (kernel text patching), and once a
+# two-vCPU guest froze doing so under multi-threaded TCG; it needs no second CPU.
+# vm-options: --cpus 1
 . tests/vm/lib.sh
 requires_module null_blk
 load_module
