@@ -1490,40 +1490,6 @@ static int claim(const char *path)
 	return fd;
 }
 
-static bool listed(const u64 *v, size_t n, u64 x)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (v[mid] == x)
-			return true;
-		if (v[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-static bool mapped(const struct md_state *st, u64 block)
-{
-	size_t lo = 0, hi = st->nr_maps;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (st->maps[mid].block == block)
-			return true;
-		if (st->maps[mid].block < block)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /* Read (main) or write (spare) one block at byte @off; 0 or -errno. */
 static int block_rw(int fd, bool write, void *buf, size_t len, u64 off)
 {
@@ -1547,6 +1513,7 @@ int offline_import(const char *mainp, const char *sparep, u64 spare_start,
 	struct load l = { .dev = &d, .st = &st, .print = true, .quiet = true,
 			  .to_stderr = true };
 	u64 slot = 0, i, bs;
+	size_t nm, np;
 	unsigned char *used = NULL;
 	struct stat ms, ss;
 	void *buf = NULL;
@@ -1596,10 +1563,16 @@ int offline_import(const char *mainp, const char *sparep, u64 spare_start,
 		used[st.bad[i] / 8] |= 1 << (st.bad[i] % 8);
 
 	ret = EX_OK;
+	nm = st.nr_maps;
+	np = st.nr_pending;
 	for (i = 0; i < nr; i++) {
+		/* The loaded records only: they are sorted, the new ones not. */
+		struct md_state loaded = st;
 		u64 b = blocks[i];
 
-		if (mapped(&st, b) || listed(st.pending, st.nr_pending, b)) {
+		loaded.nr_maps = nm;
+		loaded.nr_pending = np;
+		if (md_state_has_block(&loaded, b)) {
 			res->already++;
 			continue;
 		}

@@ -137,6 +137,20 @@ static bool bsearch_u64(const u64 *a, size_t n, u64 key)
 	return n && bsearch(&key, a, n, sizeof(*a), cmp_u64) != NULL;
 }
 
+static int cmp_map_key(const void *key, const void *elem)
+{
+	u64 b = *(const u64 *)key, e = ((const struct md_map *)elem)->block;
+
+	return b < e ? -1 : b > e;
+}
+
+bool md_state_has_block(const struct md_state *st, u64 block)
+{
+	return bsearch_u64(st->pending, st->nr_pending, block) ||
+	       (st->nr_maps && bsearch(&block, st->maps, st->nr_maps,
+				       sizeof(*st->maps), cmp_map_key));
+}
+
 size_t md_state_validate(struct md_state *st, bool fix, md_problem_fn fn,
 			 void *ctx)
 {

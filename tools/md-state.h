@@ -50,6 +50,9 @@ typedef void (*md_problem_fn)(void *ctx, const char *msg);
 size_t md_state_validate(struct md_state *st, bool fix, md_problem_fn fn,
 			 void *ctx);
 
+/* Is main block @block mapped or pending? @st must have passed validation. */
+bool md_state_has_block(const struct md_state *st, u64 block);
+
 void md_uuid_format(const u8 *uuid, char out[37]);
 int md_uuid_parse(const char *s, u8 *uuid);
 

@@ -194,6 +194,11 @@ done <imaps.txt
 if [ "$same" = 3 ]; then ok "...each slot holds its block's data"; else ko "...$same of 3 slots hold their block's data"; fi
 expect 0 "import offline again" "$TOOL" import -F badblocks -b 4096 ibb.txt imain.img ispare.img
 has "...already" "import: remapped=0 already=3 pending=0"
+# a listed block already there, after new ones that sort before it
+printf '20\n21\n22\n1000\n' >ibb2.txt
+expect 0 "import offline: new blocks, then one already remapped" \
+	"$TOOL" import -F badblocks -b 4096 ibb2.txt imain.img ispare.img
+has "...3 remapped, 1 already" "import: remapped=3 already=1 pending=0"
 printf '4096\n' >ipast.txt
 expect 2 "import offline: past the end, nothing done" "$TOOL" import -F badblocks -b 4096 ipast.txt imain.img ispare.img
 has "...line named" "ipast.txt:1:"
