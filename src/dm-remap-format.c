@@ -185,16 +185,6 @@ u64 dmr_md_sector(const struct dmr_geometry *g, u64 md_index)
 	return g->spare_start + md_index * DMR_MD_BLOCK_SECTORS;
 }
 
-u64 dmr_slot_sector(const struct dmr_geometry *g, u64 slot)
-{
-	return g->data_start + (slot << g->block_shift);
-}
-
-u64 dmr_main_sector(const struct dmr_geometry *g, u64 block)
-{
-	return block << g->block_shift;
-}
-
 u64 dmr_slot_to_entry(const struct dmr_geometry *g, u64 slot, u32 *pos)
 {
 	return div_u64_rem(slot, g->entries_per_block, pos);

@@ -2,7 +2,7 @@
 /*
  * The in-flight protocol: bios count themselves in a generation, a migration
  * flips it and waits; bios that meet a busy block park here until replayed.
- * Touches rc->gen, rc->inflight, rc->deferred; reads the index under RCU.
+ * Touches rc->gen, rc->pcpu->inflight, rc->deferred; reads the index under RCU.
  *
  * Held bios (failed, waiting for the error round) are outside the counts: the
  * worker is single-threaded, so no migration runs while a round does, and a
@@ -21,12 +21,15 @@ void dmr_quiesce(struct remap_c *rc)
 
 	/* Release: a bio that sees the new generation also sees busy flags. */
 	smp_store_release(&rc->gen, old ^ 1);
-	/* Every map call that read the old generation has now counted itself. */
+	/*
+	 * Every map call that read the old generation has now counted itself:
+	 * the grace period covers their preemption-off sections.
+	 */
 	synchronize_rcu();
 	for (;;) {
 		sum = 0;
 		for_each_possible_cpu(cpu)
-			sum += READ_ONCE(per_cpu_ptr(rc->inflight, cpu)->n[old]);
+			sum += READ_ONCE(per_cpu_ptr(rc->pcpu, cpu)->inflight[old]);
 		if (!sum)
 			break;
 		usleep_range(50, 200);
@@ -34,7 +37,7 @@ void dmr_quiesce(struct remap_c *rc)
 }
 
 /*
- * Park @bio if @block is under migration. Called under rcu_read_lock()
+ * Park @bio if @block is under migration. Called in dmr_read_lock()
  * with the bio counted in io->gen; the bio lies within one block. Returns
  * true if parked; else *@e is the block's entry, read under the lock that
  * the worker takes after publishing, so it is not busy.
@@ -52,7 +55,7 @@ bool dmr_defer(struct remap_c *rc, struct bio *bio, u64 block,
 	}
 	bio_list_add(&rc->deferred, bio);
 	dmr_io_uncount(rc, io);
-	this_cpu_inc(rc->stats->deferred);
+	this_cpu_inc(rc->pcpu->stats.deferred);
 	spin_unlock_irqrestore(&rc->defer_lock, flags);
 	return true;
 }
@@ -69,7 +72,7 @@ void dmr_replay(struct remap_c *rc)
 	spin_unlock_irq(&rc->defer_lock);
 
 	while ((bio = bio_list_pop(&bios))) {
-		if (dmr_map_bio(rc, bio) == DM_MAPIO_REMAPPED)
+		if (dmr_map(rc->ti, bio) == DM_MAPIO_REMAPPED)
 			dm_submit_bio_remap(bio, NULL);
 	}
 }

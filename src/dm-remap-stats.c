@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Per-CPU I/O counters and in-flight generation counters of a remap target.
- * Touches rc->stats, rc->stats_base and rc->inflight; the map path updates
- * the per-CPU values inline.
+ * Touches rc->pcpu and rc->stats_base; the map path updates the per-CPU
+ * values inline.
  */
 #include <linux/percpu.h>
 #include <linux/string.h>
@@ -11,21 +11,14 @@
 
 int dmr_stats_alloc(struct remap_c *rc)
 {
-	rc->stats = alloc_percpu(struct dmr_stats);
-	rc->inflight = alloc_percpu(struct dmr_inflight);
-	if (!rc->stats || !rc->inflight) {
-		dmr_stats_free(rc);
-		return -ENOMEM;
-	}
-	return 0;
+	rc->pcpu = alloc_percpu(struct dmr_pcpu);
+	return rc->pcpu ? 0 : -ENOMEM;
 }
 
 void dmr_stats_free(struct remap_c *rc)
 {
-	free_percpu(rc->stats);
-	free_percpu(rc->inflight);
-	rc->stats = NULL;
-	rc->inflight = NULL;
+	free_percpu(rc->pcpu);
+	rc->pcpu = NULL;
 }
 
 static void dmr_stats_raw(struct remap_c *rc, struct dmr_stats *sum)
@@ -34,12 +27,12 @@ static void dmr_stats_raw(struct remap_c *rc, struct dmr_stats *sum)
 
 	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(cpu) {
-		const struct dmr_stats *s = per_cpu_ptr(rc->stats, cpu);
+		const struct dmr_stats *s = &per_cpu_ptr(rc->pcpu, cpu)->stats;
 
-		sum->reads += READ_ONCE(s->reads);
-		sum->writes += READ_ONCE(s->writes);
-		sum->read_bytes += READ_ONCE(s->read_bytes);
-		sum->write_bytes += READ_ONCE(s->write_bytes);
+		sum->ios[0] += READ_ONCE(s->ios[0]);
+		sum->ios[1] += READ_ONCE(s->ios[1]);
+		sum->bytes[0] += READ_ONCE(s->bytes[0]);
+		sum->bytes[1] += READ_ONCE(s->bytes[1]);
 		sum->spare_ios += READ_ONCE(s->spare_ios);
 		sum->splits += READ_ONCE(s->splits);
 		sum->read_errors += READ_ONCE(s->read_errors);

@@ -20,6 +20,30 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
+/*
+ * What the map path and end_io read for every bio lies on cache lines that
+ * nothing writes per I/O or per batch: before the first field the worker,
+ * the error path or the defer lock write (struct remap_c), or before the
+ * writer's counters of a table.
+ */
+#define DMR_MAP_FIELD(f)						\
+	static_assert(offsetofend(struct remap_c, f) <=			\
+		      offsetof(struct remap_c, defer_lock) &&		\
+		      offsetof(struct remap_c, defer_lock) % SMP_CACHE_BYTES == 0)
+DMR_MAP_FIELD(ti);
+DMR_MAP_FIELD(main_dev);
+DMR_MAP_FIELD(spare_dev);
+DMR_MAP_FIELD(pcpu);
+DMR_MAP_FIELD(index);
+DMR_MAP_FIELD(gen);
+DMR_MAP_FIELD(block_shift);
+DMR_MAP_FIELD(pending_slot);
+DMR_MAP_FIELD(slow_read_jiffies);
+DMR_MAP_FIELD(geo);
+static_assert(offsetofend(struct dmr_table, summary) <=
+	      offsetof(struct dmr_table, used) &&
+	      offsetof(struct dmr_table, used) % SMP_CACHE_BYTES == 0);
+
 static int dmr_param_set(const char *val, const struct kernel_param *kp)
 {
 	struct dmr_param *p = kp->arg;
@@ -459,15 +483,13 @@ static void remap_dtr(struct dm_target *ti)
 	kfree(rc);
 }
 
-static void dmr_account(struct remap_c *rc, struct bio *bio)
+/* Inline in every map: one counter pair, indexed by direction. */
+static __always_inline void dmr_account(struct remap_c *rc, struct bio *bio)
 {
-	if (op_is_write(bio_op(bio))) {
-		this_cpu_inc(rc->stats->writes);
-		this_cpu_add(rc->stats->write_bytes, bio->bi_iter.bi_size);
-	} else {
-		this_cpu_inc(rc->stats->reads);
-		this_cpu_add(rc->stats->read_bytes, bio->bi_iter.bi_size);
-	}
+	unsigned int dir = op_is_write(bio_op(bio));
+
+	this_cpu_inc(rc->pcpu->stats.ios[dir]);
+	this_cpu_add(rc->pcpu->stats.bytes[dir], bio->bi_iter.bi_size);
 }
 
 /*
@@ -494,7 +516,7 @@ static void dmr_split(struct remap_c *rc, struct bio *bio, sector_t sector,
 		      unsigned int nr, unsigned int len)
 {
 	dm_accept_partial_bio(bio, len);
-	this_cpu_inc(rc->stats->splits);
+	this_cpu_inc(rc->pcpu->stats.splits);
 	trace_dmr_split(sector, nr, len);
 }
 
@@ -518,26 +540,33 @@ static u64 dmr_spare_run_end(struct remap_c *rc, const struct dmr_table *t,
 	return b;
 }
 
-/* Send the run of remapped blocks starting at the bio's first to the spare. */
-static void dmr_map_spare(struct remap_c *rc, const struct dmr_table *t,
-			  struct bio *bio, struct dmr_io *io, sector_t sector,
-			  u64 e, u64 last)
+/* Send the bio, which starts in @block, to @slot. */
+static __always_inline void dmr_map_slot(struct remap_c *rc, struct bio *bio,
+					 struct dmr_io *io, sector_t sector,
+					 u64 block, u64 slot)
 {
-	u64 block = sector >> rc->block_shift, end;
-	u64 slot = dmr_entry_slot(&rc->index.geom, e);
-	unsigned int nr = bio_sectors(bio);
-
-	end = last > block ? dmr_spare_run_end(rc, t, block, last, e) : block + 1;
-	if (end <= last)
-		dmr_split(rc, bio, sector, nr, (end << rc->block_shift) - sector);
 	bio_set_dev(bio, rc->spare_dev->bdev);
 	bio->bi_iter.bi_sector = dmr_slot_sector(&rc->geo, slot) +
 				 (sector & (rc->geo.block_sectors - 1));
 	io->iter = bio->bi_iter;
 	io->spare = true;
 	io->block = block;
-	this_cpu_inc(rc->stats->spare_ios);
+	this_cpu_inc(rc->pcpu->stats.spare_ios);
 	trace_dmr_spare_io(sector, bio_sectors(bio), slot, op_is_write(bio_op(bio)));
+}
+
+/* Send the run of remapped blocks starting at the bio's first to the spare. */
+static void dmr_map_spare(struct remap_c *rc, const struct dmr_table *t,
+			  struct bio *bio, struct dmr_io *io, sector_t sector,
+			  u64 e, u64 last)
+{
+	u64 block = sector >> rc->block_shift, end;
+	unsigned int nr = bio_sectors(bio);
+
+	end = last > block ? dmr_spare_run_end(rc, t, block, last, e) : block + 1;
+	if (end <= last)
+		dmr_split(rc, bio, sector, nr, (end << rc->block_shift) - sector);
+	dmr_map_slot(rc, bio, io, sector, block, dmr_entry_slot(&rc->index.geom, e));
 }
 
 /* A whole-block write of a pending block: the worker remaps it. */
@@ -550,97 +579,166 @@ static bool dmr_pending_full_write(struct remap_c *rc, struct bio *bio,
 	       READ_ONCE(rc->auto_remap) && !READ_ONCE(rc->md.failed);
 }
 
-int dmr_map_bio(struct remap_c *rc, struct bio *bio)
+/* slow_read_ms is on for some table: time this target's reads of main. */
+static void dmr_map_timed(struct remap_c *rc, struct bio *bio, struct dmr_io *io)
 {
-	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
-	sector_t sector = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
-	unsigned int nr = bio_sectors(bio), len;
-	const struct dmr_table *t;
-	u64 block, last, e, end;
-
-	io->state = DMR_IO_MAPPED;
-	io->spare = false;
-	rcu_read_lock();
-	dmr_io_count(rc, io);
-	t = rcu_dereference(rc->index.table);
-	if (likely(!t) || unlikely(!nr))
-		goto to_main;
-
-	block = sector >> rc->block_shift;
-	last = (sector + nr - 1) >> rc->block_shift;
-	e = dmr_table_maybe(t, block) ? dmr_table_lookup_inrange(t, block) : 0;
-	if (e) {
-		if (unlikely(dmr_entry_busy(e) || dmr_entry_pending(rc, e))) {
-			/* Both are about exactly this block. */
-			len = min_t(sector_t, nr,
-				    ((block + 1) << rc->block_shift) - sector);
-			if (len < nr)
-				dmr_split(rc, bio, sector, nr, len);
-			last = block;
-			/* Not busy any more: e is where it went, read under the lock. */
-			if (dmr_entry_busy(e) && dmr_defer(rc, bio, block, io, &e)) {
-				rcu_read_unlock();
-				return DM_MAPIO_SUBMITTED;
-			}
-			if (e && dmr_entry_pending(rc, e)) {
-				if (bio_op(bio) == REQ_OP_READ) {
-					/* end_io: a read that works again clears it */
-					io->state = DMR_IO_PENDING_READ;
-					io->block = block;
-				}
-				if (!dmr_pending_full_write(rc, bio, sector))
-					goto to_main;	/* reads, partial writes */
-				rcu_read_unlock();
-				dmr_io_uncount(rc, io);
-				io->iter = bio->bi_iter;
-				io->iter.bi_sector = sector;
-				dmr_account(rc, bio);
-				dmr_hold_bio(rc, bio, DMR_IO_HELD_WRITE);
-				return DM_MAPIO_SUBMITTED;
-			}
-			if (!e)
-				goto to_main;
-		}
-		dmr_map_spare(rc, rcu_dereference(rc->index.table), bio, io,
-			      sector, e, last);
-		rcu_read_unlock();
-		dmr_account(rc, bio);
-		return DM_MAPIO_REMAPPED;
+	if (rc->slow_read_jiffies && bio_op(bio) == REQ_OP_READ &&
+	    io->state == DMR_IO_MAPPED) {
+		io->state = DMR_IO_TIMED;
+		io->start = jiffies;
 	}
-	if (last > block) {
+}
+
+/* Send the bio, cut to blocks that are not remapped, to main. */
+static __always_inline int dmr_map_main(struct remap_c *rc, struct bio *bio,
+					struct dmr_io *io, sector_t sector)
+{
+	bio_set_dev(bio, rc->main_dev->bdev);
+	bio->bi_iter.bi_sector = sector;
+	io->iter = bio->bi_iter;
+	if (static_branch_unlikely(&dmr_slow_reads))
+		dmr_map_timed(rc, bio, io);
+	dmr_account(rc, bio);
+	return DM_MAPIO_REMAPPED;
+}
+
+/* An empty flush: one clone per device. */
+static noinline int dmr_map_flush(struct remap_c *rc, struct bio *bio,
+				  struct dmr_io *io)
+{
+	io->iter = bio->bi_iter;
+	/* A flush should not wait out commit_interval for held writes. */
+	if (unlikely(!llist_empty(&rc->errors)))
+		mod_delayed_work(rc->wq, &rc->err_work, 0);
+	bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ?
+		    rc->spare_dev->bdev : rc->main_dev->bdev);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * The bio's first block has entry @e: send it to its slot, park it while the
+ * block migrates, or handle a pending block. Called in the read section,
+ * which it ends.
+ */
+static noinline int dmr_map_entry(struct remap_c *rc, struct bio *bio,
+				  struct dmr_io *io, sector_t sector, u64 e)
+	__releases(RCU_SCHED)
+{
+	unsigned int nr = bio_sectors(bio), len;
+	u64 block = sector >> rc->block_shift;
+	u64 last = (sector + nr - 1) >> rc->block_shift;
+
+	if (unlikely(dmr_entry_busy(e) || dmr_entry_pending(rc, e))) {
+		/* Both are about exactly this block. */
+		len = min_t(sector_t, nr, ((block + 1) << rc->block_shift) - sector);
+		if (len < nr)
+			dmr_split(rc, bio, sector, nr, len);
+		last = block;
+		/* Not busy any more: e is where it went, read under the lock. */
+		if (dmr_entry_busy(e) && dmr_defer(rc, bio, block, io, &e)) {
+			dmr_read_unlock();
+			return DM_MAPIO_SUBMITTED;
+		}
+		if (e && dmr_entry_pending(rc, e)) {
+			if (bio_op(bio) == REQ_OP_READ) {
+				/* end_io: a read that works again clears it */
+				io->state = DMR_IO_PENDING_READ;
+				io->block = block;
+			}
+			dmr_read_unlock();
+			/* Reads and partial writes go to main. */
+			if (!dmr_pending_full_write(rc, bio, sector))
+				return dmr_map_main(rc, bio, io, sector);
+			dmr_io_uncount(rc, io);
+			io->iter = bio->bi_iter;
+			io->iter.bi_sector = sector;
+			dmr_account(rc, bio);
+			dmr_hold_bio(rc, bio, DMR_IO_HELD_WRITE);
+			return DM_MAPIO_SUBMITTED;
+		}
+		if (!e) {
+			dmr_read_unlock();
+			return dmr_map_main(rc, bio, io, sector);
+		}
+	}
+	dmr_map_spare(rc, dmr_table_rcu(rc), bio, io, sector, e, last);
+	dmr_read_unlock();
+	dmr_account(rc, bio);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * The summary has a remap near the bio, or the bio spans two of its regions:
+ * look the blocks up. Ends the read section. Out of line, so that the unhit
+ * path stays small.
+ */
+static noinline int dmr_map_table(struct remap_c *rc, const struct dmr_table *t,
+				  struct bio *bio, struct dmr_io *io,
+				  sector_t sector)
+	__releases(RCU_SCHED)
+{
+	unsigned int nr = bio_sectors(bio);
+	u64 block = sector >> rc->block_shift;
+	u64 last = (sector + nr - 1) >> rc->block_shift, end, e;
+
+	e = dmr_table_maybe_inrange(t, block) ?
+	    dmr_table_lookup_inrange(t, block) : 0;
+	if (e) {
+		/* The common hit: one block, remapped and settled. */
+		if (likely(last == block && !dmr_entry_busy(e) &&
+			   !dmr_entry_pending(rc, e))) {
+			dmr_map_slot(rc, bio, io, sector, block,
+				     dmr_entry_slot(&rc->index.geom, e));
+			dmr_read_unlock();
+			dmr_account(rc, bio);
+			return DM_MAPIO_REMAPPED;
+		}
+		return dmr_map_entry(rc, bio, io, sector, e);
+	}
+	if (last != block) {
+		/* To main up to the first remapped block. */
 		end = dmr_main_run_end(t, block, last);
 		if (end <= last)
 			dmr_split(rc, bio, sector, nr,
 				  (end << rc->block_shift) - sector);
 	}
-
-to_main:
-	rcu_read_unlock();
-	io->iter = bio->bi_iter;
-	if (unlikely(!nr)) {
-		/* A flush should not wait out commit_interval for held writes. */
-		if (unlikely(!llist_empty(&rc->errors)))
-			mod_delayed_work(rc->wq, &rc->err_work, 0);
-		/* Empty flush: one clone per device. */
-		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ?
-			    rc->spare_dev->bdev : rc->main_dev->bdev);
-		return DM_MAPIO_REMAPPED;
-	}
-	bio_set_dev(bio, rc->main_dev->bdev);
-	bio->bi_iter.bi_sector = sector;
-	io->iter.bi_sector = sector;
-	if (static_branch_unlikely(&dmr_slow_reads) && rc->slow_read_jiffies &&
-	    bio_op(bio) == REQ_OP_READ && io->state == DMR_IO_MAPPED) {
-		io->state = DMR_IO_TIMED;
-		io->start = jiffies;
-	}
-	dmr_account(rc, bio);
-	return DM_MAPIO_REMAPPED;
+	dmr_read_unlock();
+	return dmr_map_main(rc, bio, io, sector);
 }
 
-static int remap_map(struct dm_target *ti, struct bio *bio)
+/*
+ * The map path. A bio whose first and last sectors lie in one summary region
+ * without remaps goes the straight way: count it in the generation, test one
+ * bit, send it to main.
+ */
+int dmr_map(struct dm_target *ti, struct bio *bio)
 {
-	return dmr_map_bio(ti->private, bio);
+	struct remap_c *rc = ti->private;
+	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
+	sector_t sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	unsigned int nr = bio_sectors(bio), shift;
+	const struct dmr_table *t;
+	u64 r;
+
+	io->state = DMR_IO_MAPPED;
+	io->spare = false;
+	dmr_read_lock();
+	dmr_io_count(rc, io);
+	if (unlikely(!nr)) {
+		dmr_read_unlock();
+		return dmr_map_flush(rc, bio, io);
+	}
+	t = dmr_table_rcu(rc);
+	if (t) {
+		/* Sectors to summary regions; the bio lies within the target. */
+		shift = rc->block_shift + t->summary_shift;
+		r = sector >> shift;
+		if (unlikely((sector + nr - 1) >> shift != r ||
+			     test_bit(r, t->summary)))
+			return dmr_map_table(rc, t, bio, io, sector);
+	}
+	dmr_read_unlock();
+	return dmr_map_main(rc, bio, io, sector);
 }
 
 /*
@@ -672,14 +770,13 @@ static void dmr_slow_read(struct remap_c *rc, struct dmr_io *io)
 	dmr_weak_suspect(rc, first, last - first + 1);
 }
 
-static int remap_end_io(struct dm_target *ti, struct bio *bio,
-			blk_status_t *error)
+/* Every completion but a good one of a bio mapped the plain way. */
+static noinline int dmr_end_io_slow(struct remap_c *rc, struct bio *bio,
+				    struct dmr_io *io, blk_status_t *error)
 {
-	struct remap_c *rc = ti->private;
-	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
 	bool write;
 
-	if (unlikely(io->state != DMR_IO_MAPPED)) {
+	if (io->state != DMR_IO_MAPPED) {
 		if (io->state == DMR_IO_FINAL)
 			return DM_ENDIO_DONE;	/* completed by the worker */
 		if (!*error && io->state == DMR_IO_TIMED)
@@ -698,9 +795,9 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 
 	write = op_is_write(bio_op(bio));
 	if (write)
-		this_cpu_inc(rc->stats->write_errors);
+		this_cpu_inc(rc->pcpu->stats.write_errors);
 	else
-		this_cpu_inc(rc->stats->read_errors);
+		this_cpu_inc(rc->pcpu->stats.read_errors);
 	if (dmr_recoverable(rc, bio, *error)) {
 		/* Completion consumed the iterator: restore it for the retry. */
 		bio->bi_iter = io->iter;
@@ -710,6 +807,18 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio,
 	trace_dmr_io_error(io->iter.bi_sector, io->iter.bi_size >> SECTOR_SHIFT, write,
 			   blk_status_to_errno(*error), "passed");
 	return DM_ENDIO_DONE;
+}
+
+static int remap_end_io(struct dm_target *ti, struct bio *bio,
+			blk_status_t *error)
+{
+	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
+
+	if (likely(io->state == DMR_IO_MAPPED && !*error)) {
+		dmr_io_uncount(ti->private, io);
+		return DM_ENDIO_DONE;
+	}
+	return dmr_end_io_slow(ti->private, bio, io, error);
 }
 
 /* A suspend waits for held bios: have the worker settle them now. */
@@ -859,7 +968,7 @@ static void remap_status(struct dm_target *ti, status_type_t type,
 		       READ_ONCE(rc->md.failed) ? "failed" : "ok",
 		       READ_ONCE(rc->md.sb.generation), READ_ONCE(rc->md.commits));
 		DMEMIT(" reads=%llu writes=%llu read_bytes=%llu write_bytes=%llu",
-		       s.reads, s.writes, s.read_bytes, s.write_bytes);
+		       s.ios[0], s.ios[1], s.bytes[0], s.bytes[1]);
 		DMEMIT(" spare_ios=%llu splits=%llu deferred=%llu",
 		       s.spare_ios, s.splits, s.deferred);
 		DMEMIT(" errors=W%llu:R%llu block_size=%u", s.write_errors,
@@ -1077,7 +1186,7 @@ static int msg_stats(struct remap_c *rc, char *result, unsigned int maxlen)
 	ws = rc->wstats;
 	mutex_unlock(&rc->lock);
 	DMEMIT("reads=%llu writes=%llu read_bytes=%llu write_bytes=%llu",
-	       s.reads, s.writes, s.read_bytes, s.write_bytes);
+	       s.ios[0], s.ios[1], s.bytes[0], s.bytes[1]);
 	DMEMIT(" spare_ios=%llu splits=%llu deferred=%llu",
 	       s.spare_ios, s.splits, s.deferred);
 	DMEMIT(" read_errors=%llu write_errors=%llu", s.read_errors, s.write_errors);
@@ -1217,7 +1326,7 @@ static struct target_type remap_target = {
 	.module = THIS_MODULE,
 	.ctr = remap_ctr,
 	.dtr = remap_dtr,
-	.map = remap_map,
+	.map = dmr_map,
 	.end_io = remap_end_io,
 	.presuspend = remap_presuspend,
 	.presuspend_undo = remap_presuspend_undo,

@@ -39,10 +39,8 @@ extern const struct kernel_param_ops dmr_param_ops;
 
 /* Per-CPU I/O counters; summed only when status is read. */
 struct dmr_stats {
-	u64 reads;
-	u64 writes;
-	u64 read_bytes;
-	u64 write_bytes;
+	u64 ios[2];		/* [op_is_write()]: reads, writes */
+	u64 bytes[2];
 	u64 spare_ios;
 	u64 splits;
 	u64 read_errors;
@@ -51,11 +49,13 @@ struct dmr_stats {
 };
 
 /*
- * Bios mapped in generation g are counted in n[g]; a migration flips the
- * generation and waits for the old one to drain (see dmr_quiesce()).
+ * What the map path writes, one copy per CPU. Bios mapped in generation g
+ * are counted in inflight[g]; a migration flips the generation and waits for
+ * the old one to drain (see dmr_quiesce()).
  */
-struct dmr_inflight {
-	long n[2];
+struct dmr_pcpu {
+	long inflight[2];
+	struct dmr_stats stats;
 };
 
 enum dmr_io_state {
@@ -223,23 +223,28 @@ struct dmr_md {
 };
 
 struct remap_c {
+	/*
+	 * Read for every bio; written only by the constructor, a table
+	 * publication (index.table, index.rebuilds) and a quiesce (gen). What
+	 * a bio writes is per-CPU (pcpu) or its own (docs/design.md, "What a
+	 * bio touches"); DMR_MAP_FIELD() in dm-remap-target.c keeps the fields
+	 * below on cache lines of their own.
+	 */
 	struct dm_target *ti;
 	struct dm_dev *main_dev;
 	struct dm_dev *spare_dev;
-	struct dmr_geometry geo;
-	unsigned int block_shift;	/* sectors -> blocks */
-
-	/* Map path: read-mostly. */
+	struct dmr_pcpu __percpu *pcpu;
 	struct dmr_index index;
 	unsigned int gen;
-	struct dmr_inflight __percpu *inflight;
-	struct dmr_stats __percpu *stats;
-	struct dmr_stats stats_base;	/* values at the last clear_stats */
+	unsigned int block_shift;	/* sectors -> blocks */
+	u64 pending_slot;		/* slot value of a pending entry */
 	unsigned long slow_read_jiffies;	/* slow_read_ms; 0: off */
+	struct dmr_geometry geo;
 
 	/* Bios that hit a block under migration wait here. */
-	spinlock_t defer_lock;
+	spinlock_t defer_lock ____cacheline_aligned_in_smp;
 	struct bio_list deferred;
+	struct dmr_stats stats_base;	/* values at the last clear_stats */
 
 	/* Background worker: the only writer of index, slots and metadata. */
 	struct workqueue_struct *wq;
@@ -261,7 +266,6 @@ struct remap_c {
 	struct llist_head errors;	/* held bios, from end_io and map */
 	struct delayed_work err_work;
 	struct bio_set bs;		/* clones for block-by-block retries */
-	u64 pending_slot;		/* slot value of a pending entry */
 	u64 *pending;			/* pending positions: block + 1, or 0 */
 	u64 nr_pending;
 	bool auto_remap;
@@ -306,19 +310,39 @@ void dmr_stats_sum(struct remap_c *rc, struct dmr_stats *sum);
 void dmr_stats_clear(struct remap_c *rc);
 
 /* dm-remap-target.c: maps one bio (also replays deferred ones). */
-int dmr_map_bio(struct remap_c *rc, struct bio *bio);
+int dmr_map(struct dm_target *ti, struct bio *bio);
+
+/*
+ * The map path reads the table with preemption off: under PREEMPT_RCU that
+ * costs an increment instead of two calls, and synchronize_rcu() waits for
+ * such sections as for rcu_read_lock() ones.
+ */
+static __always_inline void dmr_read_lock(void)
+{
+	rcu_read_lock_sched();
+}
+
+static __always_inline void dmr_read_unlock(void)
+{
+	rcu_read_unlock_sched();
+}
+
+static __always_inline const struct dmr_table *dmr_table_rcu(struct remap_c *rc)
+{
+	return rcu_dereference_sched(rc->index.table);
+}
 
 /* dm-remap-quiesce.c: the in-flight protocol between map path and worker. */
 static inline void dmr_io_count(struct remap_c *rc, struct dmr_io *io)
 {
 	/* Acquire pairs with dmr_quiesce(): a new gen implies busy flags. */
 	io->gen = smp_load_acquire(&rc->gen);
-	this_cpu_inc(rc->inflight->n[io->gen]);
+	this_cpu_inc(rc->pcpu->inflight[io->gen]);
 }
 
 static inline void dmr_io_uncount(struct remap_c *rc, struct dmr_io *io)
 {
-	this_cpu_dec(rc->inflight->n[io->gen]);
+	this_cpu_dec(rc->pcpu->inflight[io->gen]);
 }
 
 void dmr_quiesce(struct remap_c *rc);

@@ -158,8 +158,18 @@ enum dmr_area {
 u64 dmr_md_index(const struct dmr_geometry *g, enum dmr_area area,
 		 u64 index, u32 copy);
 u64 dmr_md_sector(const struct dmr_geometry *g, u64 md_index);
-u64 dmr_slot_sector(const struct dmr_geometry *g, u64 slot);
-u64 dmr_main_sector(const struct dmr_geometry *g, u64 block);
+
+/* Inline: the map path computes one for every remapped bio. */
+static inline u64 dmr_slot_sector(const struct dmr_geometry *g, u64 slot)
+{
+	return g->data_start + (slot << g->block_shift);
+}
+
+static inline u64 dmr_main_sector(const struct dmr_geometry *g, u64 block)
+{
+	return block << g->block_shift;
+}
+
 /* slot -> (entry block index, record position in it) */
 u64 dmr_slot_to_entry(const struct dmr_geometry *g, u64 slot, u32 *pos);
 /* number of blocks in @area (N, K, or 2 superblock copies counted as 1) */

@@ -8,6 +8,7 @@
 
 #ifdef __KERNEL__
 #include <linux/bitops.h>
+#include <linux/cache.h>
 #include <linux/compiler.h>
 #include <linux/math64.h>
 #include <linux/rcupdate.h>
@@ -45,8 +46,8 @@ struct dmr_table {
 	unsigned int key_shift;	/* slot_bits + 2 */
 	unsigned int summary_shift;
 	unsigned long *summary;	/* points behind entries[] */
-	/* writer only */
-	u64 used;		/* live + tombstones */
+	/* writer only: on a cache line of their own, away from the readers */
+	u64 used ____cacheline_aligned_in_smp;	/* live + tombstones */
 	u64 live;
 	size_t bytes;		/* size of this allocation */
 	u64 entries[];
@@ -100,17 +101,17 @@ static inline u64 dmr_table_home(const struct dmr_table *t, u64 block)
 
 /*
  * False means "no remap in this block's region": the map path can skip the
- * lookup. Out-of-geometry blocks are never remapped (and would alias keys).
+ * lookup. The _inrange variant is for a block below t->nr_blocks;
+ * out-of-geometry blocks are never remapped (and would alias keys).
  */
+static inline bool dmr_table_maybe_inrange(const struct dmr_table *t, u64 block)
+{
+	return test_bit(block >> t->summary_shift, t->summary);
+}
+
 static inline bool dmr_table_maybe(const struct dmr_table *t, u64 block)
 {
-	u64 r;
-
-	if (unlikely(block >= t->nr_blocks))
-		return false;
-	r = block >> t->summary_shift;
-	return (READ_ONCE(t->summary[r / BITS_PER_LONG]) >>
-		(r % BITS_PER_LONG)) & 1;
+	return likely(block < t->nr_blocks) && dmr_table_maybe_inrange(t, block);
 }
 
 /*
@@ -144,10 +145,11 @@ static inline u64 dmr_table_lookup(const struct dmr_table *t, u64 block)
 	return dmr_table_lookup_inrange(t, block);
 }
 
-/* Map-path lookup; the caller holds rcu_read_lock(). */
+/* Map-path lookup; the caller holds rcu_read_lock() or has preemption off. */
 static inline u64 dmr_index_find_rcu(const struct dmr_index *ix, u64 block)
 {
-	const struct dmr_table *t = rcu_dereference(ix->table);
+	const struct dmr_table *t = rcu_dereference_check(ix->table,
+							  rcu_read_lock_any_held());
 
 	if (!t || !dmr_table_maybe(t, block))
 		return 0;

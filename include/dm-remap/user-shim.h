@@ -85,10 +85,16 @@ static inline u64 mul_u64_u64_shr(u64 a, u64 b, unsigned int shift)
 	return (u64)(((unsigned __int128)a * b) >> shift);
 }
 
+/* Cache-line aligned, as the kernel's allocations of these sizes are. */
 static inline void *kvmalloc_node(size_t size, gfp_t flags, int node)
 {
+	size_t len = (size + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, len ? len : 64);
+
 	(void)node;
-	return (flags & __GFP_ZERO) ? calloc(1, size) : malloc(size);
+	if (p && (flags & __GFP_ZERO))
+		memset(p, 0, len);
+	return p;
 }
 
 static inline void *kvzalloc_node(size_t size, gfp_t flags, int node)
@@ -103,6 +109,8 @@ static inline void kvfree(const void *p)
 
 /* liburcu provides rcu_dereference, rcu_assign_pointer, synchronize_rcu. */
 #define rcu_dereference_protected(p, c)	(p)
+#define rcu_dereference_check(p, c)	rcu_dereference(p)
+#define ____cacheline_aligned_in_smp	__attribute__((__aligned__(64)))
 #define rcu_access_pointer(p)		rcu_dereference(p)
 #define RCU_INIT_POINTER(p, v)		((p) = (v))
 
