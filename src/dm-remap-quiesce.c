@@ -72,7 +72,7 @@ void dmr_replay(struct remap_c *rc)
 	spin_unlock_irq(&rc->defer_lock);
 
 	while ((bio = bio_list_pop(&bios))) {
-		if (dmr_map(rc->ti, bio) == DM_MAPIO_REMAPPED)
+		if (dmr_map_bio(rc, bio) == DM_MAPIO_REMAPPED)
 			dm_submit_bio_remap(bio, NULL);
 	}
 }

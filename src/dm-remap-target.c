@@ -37,6 +37,7 @@ DMR_MAP_FIELD(pcpu);
 DMR_MAP_FIELD(index);
 DMR_MAP_FIELD(gen);
 DMR_MAP_FIELD(block_shift);
+DMR_MAP_FIELD(region_shift);
 DMR_MAP_FIELD(pending_slot);
 DMR_MAP_FIELD(slow_read_jiffies);
 DMR_MAP_FIELD(geo);
@@ -352,6 +353,7 @@ static int remap_init_index(struct dm_target *ti, struct remap_c *rc)
 		ti->error = "Cannot allocate remap table";
 		return r;
 	}
+	rc->region_shift = rc->block_shift + rc->index.summary_shift;
 	return 0;
 }
 
@@ -668,9 +670,8 @@ static noinline int dmr_map_entry(struct remap_c *rc, struct bio *bio,
 }
 
 /*
- * The summary has a remap near the bio, or the bio spans two of its regions:
- * look the blocks up. Ends the read section. Out of line, so that the unhit
- * path stays small.
+ * Everything but the unhit bio and the common hit: a bio over more than one
+ * block, or a block that is busy or pending. Ends the read section.
  */
 static noinline int dmr_map_table(struct remap_c *rc, const struct dmr_table *t,
 				  struct bio *bio, struct dmr_io *io,
@@ -683,18 +684,8 @@ static noinline int dmr_map_table(struct remap_c *rc, const struct dmr_table *t,
 
 	e = dmr_table_maybe_inrange(t, block) ?
 	    dmr_table_lookup_inrange(t, block) : 0;
-	if (e) {
-		/* The common hit: one block, remapped and settled. */
-		if (likely(last == block && !dmr_entry_busy(e) &&
-			   !dmr_entry_pending(rc, e))) {
-			dmr_map_slot(rc, bio, io, sector, block,
-				     dmr_entry_slot(&rc->index.geom, e));
-			dmr_read_unlock();
-			dmr_account(rc, bio);
-			return DM_MAPIO_REMAPPED;
-		}
+	if (e)
 		return dmr_map_entry(rc, bio, io, sector, e);
-	}
 	if (last != block) {
 		/* To main up to the first remapped block. */
 		end = dmr_main_run_end(t, block, last);
@@ -707,16 +698,45 @@ static noinline int dmr_map_table(struct remap_c *rc, const struct dmr_table *t,
 }
 
 /*
+ * The summary has a remap in the bio's region. A bio within one block that is
+ * not remapped, or remapped and settled, is mapped here; the rest goes to
+ * dmr_map_table(). Ends the read section.
+ */
+static noinline int dmr_map_hit(struct remap_c *rc, const struct dmr_table *t,
+				struct bio *bio, struct dmr_io *io,
+				sector_t sector)
+	__releases(RCU_SCHED)
+{
+	u64 block = sector >> rc->block_shift;
+	u64 e = dmr_table_lookup_inrange(t, block);
+
+	if ((sector + bio_sectors(bio) - 1) >> rc->block_shift == block) {
+		if (!e) {
+			dmr_read_unlock();
+			return dmr_map_main(rc, bio, io, sector);
+		}
+		if (!dmr_entry_busy(e) && !dmr_entry_pending(rc, e)) {
+			dmr_map_slot(rc, bio, io, sector, block,
+				     dmr_entry_slot(&rc->index.geom, e));
+			dmr_read_unlock();
+			dmr_account(rc, bio);
+			return DM_MAPIO_REMAPPED;
+		}
+	}
+	return dmr_map_table(rc, t, bio, io, sector);
+}
+
+/*
  * The map path. A bio whose first and last sectors lie in one summary region
  * without remaps goes the straight way: count it in the generation, test one
- * bit, send it to main.
+ * bit, send it to main. Not inlined into remap_map(): the bpftrace scripts
+ * in trace/ probe it, with the target's context as arg0.
  */
-int dmr_map(struct dm_target *ti, struct bio *bio)
+noinline int dmr_map_bio(struct remap_c *rc, struct bio *bio)
 {
-	struct remap_c *rc = ti->private;
+	sector_t sector = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
+	unsigned int nr = bio_sectors(bio);
 	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
-	sector_t sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	unsigned int nr = bio_sectors(bio), shift;
 	const struct dmr_table *t;
 	u64 r;
 
@@ -730,15 +750,20 @@ int dmr_map(struct dm_target *ti, struct bio *bio)
 	}
 	t = dmr_table_rcu(rc);
 	if (t) {
-		/* Sectors to summary regions; the bio lies within the target. */
-		shift = rc->block_shift + t->summary_shift;
-		r = sector >> shift;
-		if (unlikely((sector + nr - 1) >> shift != r ||
-			     test_bit(r, t->summary)))
+		/* The bio lies within the target: r < the summary's bits. */
+		r = sector >> rc->region_shift;
+		if (unlikely((sector + nr - 1) >> rc->region_shift != r))
 			return dmr_map_table(rc, t, bio, io, sector);
+		if (unlikely(test_bit(r, t->summary)))
+			return dmr_map_hit(rc, t, bio, io, sector);
 	}
 	dmr_read_unlock();
 	return dmr_map_main(rc, bio, io, sector);
+}
+
+static int remap_map(struct dm_target *ti, struct bio *bio)
+{
+	return dmr_map_bio(ti->private, bio);
 }
 
 /*
@@ -770,24 +795,31 @@ static void dmr_slow_read(struct remap_c *rc, struct dmr_io *io)
 	dmr_weak_suspect(rc, first, last - first + 1);
 }
 
-/* Every completion but a good one of a bio mapped the plain way. */
-static noinline int dmr_end_io_slow(struct remap_c *rc, struct bio *bio,
-				    struct dmr_io *io, blk_status_t *error)
+/* A good completion of a bio that is not plainly mapped. */
+static noinline int dmr_end_io_state(struct remap_c *rc, struct dmr_io *io)
 {
+	if (io->state == DMR_IO_FINAL)
+		return DM_ENDIO_DONE;	/* completed by the worker */
+	if (io->state == DMR_IO_TIMED)
+		dmr_slow_read(rc, io);
+	else	/* a read of a pending block */
+		dmr_pending_readable(rc, io->block);
+	io->state = DMR_IO_MAPPED;
+	dmr_io_uncount(rc, io);
+	return DM_ENDIO_DONE;
+}
+
+/* A failed completion. */
+static noinline int dmr_end_io_error(struct remap_c *rc, struct bio *bio,
+				     blk_status_t *error)
+{
+	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
 	bool write;
 
-	if (io->state != DMR_IO_MAPPED) {
-		if (io->state == DMR_IO_FINAL)
-			return DM_ENDIO_DONE;	/* completed by the worker */
-		if (!*error && io->state == DMR_IO_TIMED)
-			dmr_slow_read(rc, io);
-		else if (!*error)	/* a read of a pending block */
-			dmr_pending_readable(rc, io->block);
-		io->state = DMR_IO_MAPPED;
-	}
+	if (io->state == DMR_IO_FINAL)
+		return DM_ENDIO_DONE;	/* completed by the worker */
+	io->state = DMR_IO_MAPPED;
 	dmr_io_uncount(rc, io);
-	if (likely(!*error))
-		return DM_ENDIO_DONE;
 	if (*error == BLK_STS_OFFLINE && bio->bi_bdev == rc->main_dev->bdev)
 		dmr_main_offline(rc);
 	if (!io->iter.bi_size)
@@ -809,16 +841,19 @@ static noinline int dmr_end_io_slow(struct remap_c *rc, struct bio *bio,
 	return DM_ENDIO_DONE;
 }
 
+/* Only ti lives across dm_per_bio_data() on the common path: a small frame. */
 static int remap_end_io(struct dm_target *ti, struct bio *bio,
 			blk_status_t *error)
 {
-	struct dmr_io *io = dm_per_bio_data(bio, sizeof(struct dmr_io));
+	struct dmr_io *io;
 
-	if (likely(io->state == DMR_IO_MAPPED && !*error)) {
-		dmr_io_uncount(ti->private, io);
-		return DM_ENDIO_DONE;
-	}
-	return dmr_end_io_slow(ti->private, bio, io, error);
+	if (unlikely(*error))
+		return dmr_end_io_error(ti->private, bio, error);
+	io = dm_per_bio_data(bio, sizeof(struct dmr_io));
+	if (unlikely(io->state != DMR_IO_MAPPED))
+		return dmr_end_io_state(ti->private, io);
+	dmr_io_uncount(ti->private, io);
+	return DM_ENDIO_DONE;
 }
 
 /* A suspend waits for held bios: have the worker settle them now. */
@@ -1326,7 +1361,7 @@ static struct target_type remap_target = {
 	.module = THIS_MODULE,
 	.ctr = remap_ctr,
 	.dtr = remap_dtr,
-	.map = dmr_map,
+	.map = remap_map,
 	.end_io = remap_end_io,
 	.presuspend = remap_presuspend,
 	.presuspend_undo = remap_presuspend_undo,

@@ -237,6 +237,7 @@ struct remap_c {
 	struct dmr_index index;
 	unsigned int gen;
 	unsigned int block_shift;	/* sectors -> blocks */
+	unsigned int region_shift;	/* sectors -> summary regions */
 	u64 pending_slot;		/* slot value of a pending entry */
 	unsigned long slow_read_jiffies;	/* slow_read_ms; 0: off */
 	struct dmr_geometry geo;
@@ -310,7 +311,7 @@ void dmr_stats_sum(struct remap_c *rc, struct dmr_stats *sum);
 void dmr_stats_clear(struct remap_c *rc);
 
 /* dm-remap-target.c: maps one bio (also replays deferred ones). */
-int dmr_map(struct dm_target *ti, struct bio *bio);
+int dmr_map_bio(struct remap_c *rc, struct bio *bio);
 
 /*
  * The map path reads the table with preemption off: under PREEMPT_RCU that
