@@ -47,16 +47,16 @@ bool dmr_defer(struct remap_c *rc, struct bio *bio, u64 block,
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&rc->defer_lock, flags);
+	raw_spin_lock_irqsave(&rc->defer_lock, flags);
 	*e = dmr_index_find_rcu(&rc->index, block);
 	if (!*e || !dmr_entry_busy(*e)) {
-		spin_unlock_irqrestore(&rc->defer_lock, flags);
+		raw_spin_unlock_irqrestore(&rc->defer_lock, flags);
 		return false;
 	}
 	bio_list_add(&rc->deferred, bio);
 	dmr_io_uncount(rc, io);
 	this_cpu_inc(rc->pcpu->stats.deferred);
-	spin_unlock_irqrestore(&rc->defer_lock, flags);
+	raw_spin_unlock_irqrestore(&rc->defer_lock, flags);
 	return true;
 }
 
@@ -66,10 +66,10 @@ void dmr_replay(struct remap_c *rc)
 	struct bio_list bios;
 	struct bio *bio;
 
-	spin_lock_irq(&rc->defer_lock);
+	raw_spin_lock_irq(&rc->defer_lock);
 	bios = rc->deferred;
 	bio_list_init(&rc->deferred);
-	spin_unlock_irq(&rc->defer_lock);
+	raw_spin_unlock_irq(&rc->defer_lock);
 
 	while ((bio = bio_list_pop(&bios))) {
 		if (dmr_map_bio(rc, bio) == DM_MAPIO_REMAPPED)

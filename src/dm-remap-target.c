@@ -405,7 +405,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		kfree(rc);
 		return r;
 	}
-	spin_lock_init(&rc->defer_lock);
+	raw_spin_lock_init(&rc->defer_lock);
 	bio_list_init(&rc->deferred);
 	mutex_init(&rc->lock);
 

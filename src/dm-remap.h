@@ -242,8 +242,12 @@ struct remap_c {
 	unsigned long slow_read_jiffies;	/* slow_read_ms; 0: off */
 	struct dmr_geometry geo;
 
-	/* Bios that hit a block under migration wait here. */
-	spinlock_t defer_lock ____cacheline_aligned_in_smp;
+	/*
+	 * Bios that hit a block under migration wait here. Raw: the map path
+	 * takes it with preemption off, which PREEMPT_RT allows only for raw
+	 * locks; it guards a list append.
+	 */
+	raw_spinlock_t defer_lock ____cacheline_aligned_in_smp;
 	struct bio_list deferred;
 	struct dmr_stats stats_base;	/* values at the last clear_stats */
 
